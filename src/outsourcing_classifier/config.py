@@ -1,0 +1,141 @@
+"""Every path and setting of the tool, derived from one root folder.
+
+The root is the project folder, or the folder named by ``OUTSOURCING_HOME``. Nothing here touches
+the disk or the environment at import time: call :func:`load_paths` when a command starts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT_NAME = "outsourcing-classifier"
+REGISTERED_MODEL_NAME = "outsourcing-classifier"
+CHAMPION_ALIAS = "champion"
+PREVIOUS_CHAMPION_ALIAS = "previous-champion"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders and files of one installation, all below ``root``."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def taxonomy(self) -> Path:
+        return self.data / "taxonomy.yaml"
+
+    @property
+    def corpus(self) -> Path:
+        return self.data / "corpus"
+
+    @property
+    def added_examples(self) -> Path:
+        """The corpus file that ``outsourcing add`` appends to (read last, so splits never move)."""
+        return self.corpus / "zz_added.csv"
+
+    @property
+    def incoming(self) -> Path:
+        return self.data / "incoming"
+
+    @property
+    def incoming_done(self) -> Path:
+        return self.incoming / "done"
+
+    @property
+    def examples(self) -> Path:
+        return self.data / "examples"
+
+    @property
+    def sample_contracts(self) -> Path:
+        return self.examples / "contracts_sample.xlsx"
+
+    @property
+    def outputs(self) -> Path:
+        """Where ``make run`` writes the labelled sample (ignored by git)."""
+        return self.root / "outputs"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def champion_model(self) -> Path:
+        return self.models / "champion.skops"
+
+    @property
+    def champion_manifest(self) -> Path:
+        return self.models / "manifest.json"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.root / "mlartifacts"
+
+    @property
+    def real_dev(self) -> Path:
+        """Real O*NET job texts for measuring only, in the shared folder beside the project."""
+        return self.root.parent / "shared" / "real_dev" / "onet_dev.csv"
+
+    @property
+    def tracking_uri(self) -> str:
+        """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store in the project."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_db}"
+
+
+def load_paths(root: Path | None = None) -> Paths:
+    """Paths below ``root``, else ``OUTSOURCING_HOME``, else the project folder."""
+    if root is None:
+        home = os.environ.get("OUTSOURCING_HOME")
+        root = Path(home) if home else PROJECT_ROOT
+    return Paths(root.resolve())
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings of the spaCy normalisation stage."""
+
+    lang: str = "en"
+    lemmatize: bool = True
+    batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of the pipeline and of the model search."""
+
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    word_min_df: int = 1
+    char_min_df: int = 2
+    max_char_features: int = 150_000
+    calibration: str = "sigmoid"
+    calibration_folds: int = 3
+    cv_folds: int = 3
+    seed: int = 42
+    # The model search: classifier kind -> regularisation values tried.
+    candidates: tuple[tuple[str, tuple[float, ...]], ...] = (
+        ("logreg", (10.0, 30.0)),
+        ("linear_svc", (0.3, 1.0)),
+        ("sgd", (1e-5, 5e-5)),
+    )
+    review_threshold: float = 0.5
+    test_fraction_percent: int = 20
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """How much worse a challenger may be and still be promoted."""
+
+    max_macro_f1_drop: float = 0.005
+    max_class_f1_drop: float = 0.05
