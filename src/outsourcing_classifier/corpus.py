@@ -1,0 +1,261 @@
+"""The labelled corpus: read, validate, deduplicate, split, describe, and append with provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+
+from outsourcing_classifier.taxonomy import Taxonomy
+
+REQUIRED_COLUMNS = ("text", "label", "register", "origin", "source")
+PROVENANCE_COLUMNS = ("near_label", "source_sha256", "added_at")
+REGISTERS = (
+    "job_posting",
+    "sow_scope",
+    "contract_title",
+    "spreadsheet_cell",
+    "service_description",
+    "unspecified",  # rows added by users, whose register nobody recorded
+)
+NEAR_DUPLICATE_JACCARD = 0.8
+TEST_PERCENT = 20
+
+
+class CorpusError(ValueError):
+    """A corpus file is unreadable or breaks the schema; the message names file and row."""
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case words and digits only: the identity of a text for duplicates and splits."""
+    text = unicodedata.normalize("NFKC", str(text)).lower()
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
+def text_key(text: str) -> str:
+    """Stable SHA-256 of the normalised text."""
+    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+
+
+def hash_split(key: str, test_percent: int = TEST_PERCENT) -> str:
+    """'test' for about ``test_percent`` % of keys, decided by the key alone."""
+    return "test" if int(key[:8], 16) % 100 < test_percent else "train"
+
+
+def corpus_files(folder: Path) -> list[Path]:
+    """Corpus CSV files in reading order (by name; user additions sort last)."""
+    return sorted(folder.glob("*.csv"))
+
+
+def read_corpus(folder: Path, taxonomy: Taxonomy) -> pd.DataFrame:
+    """All corpus files, validated, deduplicated and split.
+
+    Columns: the file columns plus ``file``, ``key`` (text hash), ``split`` and ``group`` (rows
+    that are near-copies of each other share a group and a split).
+    """
+    files = corpus_files(folder)
+    if not files:
+        raise CorpusError(f"{folder}: no corpus CSV files")
+    frames = [_read_file(path, taxonomy) for path in files]
+    corpus = pd.concat(frames, ignore_index=True)
+    corpus = deduplicate(corpus)
+    return assign_splits(corpus)
+
+
+def _read_file(path: Path, taxonomy: Taxonomy) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise CorpusError(f"{path}: cannot read: {error}") from error
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise CorpusError(f"{path}: missing columns {', '.join(missing)}")
+    for column in PROVENANCE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
+    frame["text"] = frame["text"].str.strip()
+    for index, row in frame.iterrows():
+        line = int(index) + 2  # header is line 1
+        if not row["text"]:
+            raise CorpusError(f"{path}:{line}: empty text")
+        if row["label"] not in taxonomy.ids:
+            raise CorpusError(
+                f"{path}:{line}: label {row['label']!r} is not a taxonomy id "
+                f"({', '.join(taxonomy.ids)})"
+            )
+        if row["register"] not in REGISTERS:
+            raise CorpusError(f"{path}:{line}: unknown register {row['register']!r}")
+        if row["near_label"] and row["near_label"] not in taxonomy.ids:
+            raise CorpusError(f"{path}:{line}: near_label {row['near_label']!r} is not an id")
+    frame = frame[[*REQUIRED_COLUMNS, *PROVENANCE_COLUMNS]].copy()
+    frame["file"] = path.name
+    return frame
+
+
+def deduplicate(corpus: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first of rows with the same normalised text; refuse conflicting labels."""
+    corpus = corpus.assign(key=corpus["text"].map(text_key))
+    labels_per_key = corpus.groupby("key")["label"].nunique()
+    conflicting = labels_per_key[labels_per_key > 1].index
+    if len(conflicting):
+        example = corpus[corpus["key"] == conflicting[0]]
+        raise CorpusError(
+            f"{len(conflicting)} text(s) carry two labels, e.g. {example['text'].iloc[0]!r} as "
+            f"{' and '.join(example['label'].unique())} in {', '.join(example['file'].unique())}"
+        )
+    return corpus.drop_duplicates("key", keep="first").reset_index(drop=True)
+
+
+def _trigrams(text: str) -> set[str]:
+    words = normalise_text(text).split()
+    if len(words) < 3:
+        return {" ".join(words)}
+    return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def near_duplicate_pairs(
+    texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD
+) -> list[tuple[int, int, float]]:
+    """Pairs (i < j) whose word-trigram sets have Jaccard similarity >= ``threshold``."""
+    if len(texts) < 2:
+        return []
+    vectorizer = CountVectorizer(analyzer=_trigrams, binary=True, dtype=np.int32)
+    shingles = vectorizer.fit_transform(texts)
+    sizes = np.asarray(shingles.sum(axis=1)).ravel()
+    overlap = sparse.triu(shingles @ shingles.T, k=1).tocoo()
+    union = sizes[overlap.row] + sizes[overlap.col] - overlap.data
+    jaccard = overlap.data / np.maximum(union, 1)
+    keep = jaccard >= threshold
+    return sorted(
+        zip(
+            overlap.row[keep].tolist(),
+            overlap.col[keep].tolist(),
+            jaccard[keep].tolist(),
+            strict=True,
+        )
+    )
+
+
+def assign_splits(corpus: pd.DataFrame, test_percent: int = TEST_PERCENT) -> pd.DataFrame:
+    """Add ``split`` and ``group``: by stable hash, a near-copy inheriting its earliest twin's.
+
+    A row's split depends only on itself and the rows before it, so appending rows never moves
+    an existing row, and near-copies never straddle train and test.
+    """
+    keys = corpus["key"].tolist() if "key" in corpus else corpus["text"].map(text_key).tolist()
+    group = list(range(len(keys)))
+    for i, j, _ in near_duplicate_pairs(corpus["text"].tolist()):
+        group[j] = min(group[j], group[i])
+    for j in range(len(group)):  # i < j, so an earlier row's group is already final
+        group[j] = group[group[j]]
+    split = [hash_split(keys[g], test_percent) for g in group]
+    return corpus.assign(key=keys, split=split, group=group)
+
+
+def corpus_digest(corpus: pd.DataFrame) -> str:
+    """SHA-256 of the labelled texts, in order: it changes exactly when the training data does."""
+    digest = hashlib.sha256()
+    for text, label in zip(corpus["text"], corpus["label"], strict=True):
+        digest.update(f"{normalise_text(text)}\t{label}\n".encode())
+    return digest.hexdigest()
+
+
+def template_skeleton(text: str, frequent: frozenset[str]) -> str | None:
+    """The frame a templated row would share with its siblings: frequent words kept, the rest '*'.
+
+    Rows too short, or with too few frame words, have no skeleton (they cannot be templated).
+    """
+    words = re.sub(r"\d+", "0", normalise_text(text)).split()
+    if len(words) < 6:
+        return None
+    frame = [w if w in frequent else "*" for w in words]
+    if sum(w != "*" for w in frame) < 3:
+        return None
+    return " ".join(w for k, w in enumerate(frame) if not (w == "*" and k and frame[k - 1] == "*"))
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    rows: int
+    per_label: dict[str, int]
+    per_register: dict[str, int]
+    per_origin: dict[str, int]
+    per_split: dict[str, int]
+    boundary_share: dict[str, float]
+    words_min: int
+    words_median: float
+    words_p90: float
+    words_max: int
+    near_duplicate_rate: float
+    largest_template_share: dict[str, float]
+    largest_template: dict[str, str]
+
+
+def corpus_stats(corpus: pd.DataFrame) -> CorpusStats:
+    """The figures the data card and ``make corpus-stats`` report."""
+    words = corpus["text"].str.split().str.len()
+    pairs = near_duplicate_pairs(corpus["text"].tolist())
+    in_pairs = {i for i, _, _ in pairs} | {j for _, j, _ in pairs}
+    vocabulary = Counter(w for t in corpus["text"] for w in set(normalise_text(t).split()))
+    frequent = frozenset(w for w, _ in vocabulary.most_common(150))
+    template_share, template = {}, {}
+    for label, rows in corpus.groupby("label"):
+        skeletons = Counter(
+            s for s in (template_skeleton(t, frequent) for t in rows["text"]) if s is not None
+        )
+        skeleton, count = skeletons.most_common(1)[0] if skeletons else ("", 0)
+        template_share[label], template[label] = count / len(rows), skeleton
+    return CorpusStats(
+        rows=len(corpus),
+        per_label=corpus["label"].value_counts().to_dict(),
+        per_register=corpus["register"].value_counts().to_dict(),
+        per_origin=corpus["origin"].map(lambda o: o.split(":")[0]).value_counts().to_dict(),
+        per_split=corpus["split"].value_counts().to_dict(),
+        boundary_share=corpus.groupby("label")["near_label"]
+        .apply(lambda s: float((s != "").mean()))
+        .to_dict(),
+        words_min=int(words.min()),
+        words_median=float(words.median()),
+        words_p90=float(words.quantile(0.9)),
+        words_max=int(words.max()),
+        near_duplicate_rate=len(in_pairs) / max(len(corpus), 1),
+        largest_template_share=template_share,
+        largest_template=template,
+    )
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as UTF-8 CSV via a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            frame.to_csv(stream, index=False)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def append_rows(path: Path, rows: pd.DataFrame) -> None:
+    """Append ``rows`` (corpus schema) to the CSV at ``path`` atomically, creating it if needed."""
+    columns = [*REQUIRED_COLUMNS, *PROVENANCE_COLUMNS]
+    existing = (
+        pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        if path.exists()
+        else pd.DataFrame(columns=columns)
+    )
+    combined = pd.concat(
+        [existing, rows.reindex(columns=columns, fill_value="")], ignore_index=True
+    )
+    write_csv_atomic(combined[columns], path)

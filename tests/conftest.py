@@ -1,0 +1,45 @@
+"""Shared fixtures: the real taxonomy and corpus, and a trained model shared per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from outsourcing_classifier.config import PROJECT_ROOT, Paths, load_paths
+from outsourcing_classifier.corpus import read_corpus
+from outsourcing_classifier.taxonomy import Taxonomy, load_taxonomy
+
+
+@pytest.fixture(scope="session")
+def project_paths() -> Paths:
+    return load_paths(PROJECT_ROOT)
+
+
+@pytest.fixture(scope="session")
+def taxonomy(project_paths: Paths) -> Taxonomy:
+    return load_taxonomy(project_paths.taxonomy)
+
+
+@pytest.fixture(scope="session")
+def corpus(project_paths: Paths, taxonomy: Taxonomy):
+    return read_corpus(project_paths.corpus, taxonomy)
+
+
+def copy_project(destination: Path) -> Paths:
+    """A throwaway copy of the project's data (taxonomy, corpus, examples) in ``destination``."""
+    shutil.copytree(
+        PROJECT_ROOT / "data", destination / "data", ignore=shutil.ignore_patterns("incoming")
+    )
+    (destination / "data" / "incoming").mkdir()
+    return load_paths(destination)
+
+
+@pytest.fixture(scope="session")
+def trained(corpus, taxonomy):
+    """The real model, trained once per test session on the committed corpus."""
+    from outsourcing_classifier.config import ModelConfig
+    from outsourcing_classifier.train import train
+
+    return train(corpus, ModelConfig(), taxonomy)

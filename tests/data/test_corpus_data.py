@@ -1,0 +1,94 @@
+"""The committed corpus meets its data card: schema, labels, sizes, registers, no leakage."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from outsourcing_classifier.corpus import (
+    REGISTERS,
+    REQUIRED_COLUMNS,
+    corpus_files,
+    corpus_stats,
+    near_duplicate_pairs,
+    normalise_text,
+)
+
+MIN_ROWS, MIN_PER_LABEL, MIN_REGISTER_SHARE = 3000, 300, 0.10
+
+
+@pytest.fixture(scope="module")
+def stats(corpus):
+    return corpus_stats(corpus)
+
+
+def test_every_file_has_the_schema(project_paths):
+    for path in corpus_files(project_paths.corpus):
+        header = pd.read_csv(path, nrows=0).columns.tolist()
+        assert set(REQUIRED_COLUMNS) <= set(header), path.name
+
+
+def test_every_label_is_a_taxonomy_id(corpus, taxonomy):
+    assert set(corpus["label"]) == set(taxonomy.ids)
+
+
+def test_size_and_minimum_per_label(stats, taxonomy):
+    assert stats.rows >= MIN_ROWS
+    assert {label: stats.per_label.get(label, 0) >= MIN_PER_LABEL for label in taxonomy.ids} == {
+        label: True for label in taxonomy.ids
+    }
+
+
+def test_every_written_register_is_at_least_a_tenth(stats):
+    for register in REGISTERS[:-1]:
+        assert stats.per_register.get(register, 0) / stats.rows >= MIN_REGISTER_SHARE, register
+
+
+def test_boundary_cases_are_a_fifth_of_each_label(stats):
+    assert {label: share >= 0.20 for label, share in stats.boundary_share.items()} == {
+        label: True for label in stats.boundary_share
+    }
+
+
+def test_written_rows_are_the_bulk_and_no_template_dominates(stats):
+    assert stats.per_origin.get("written", 0) / stats.rows >= 0.60
+    assert max(stats.largest_template_share.values()) <= 0.01
+
+
+def test_lengths_are_in_range(corpus):
+    words = corpus[corpus["origin"] != "seed"]["text"].str.split().str.len()
+    assert words.min() >= 2
+    assert words.max() <= 150
+
+
+def test_no_duplicate_texts_in_the_files(project_paths, taxonomy):
+    texts = pd.concat(
+        pd.read_csv(p, dtype=str, keep_default_na=False) for p in corpus_files(project_paths.corpus)
+    )["text"]
+    normalised = texts.map(normalise_text)
+    assert normalised[normalised.duplicated()].tolist() == []
+
+
+def test_near_duplicate_rate_is_at_most_two_percent(stats):
+    assert stats.near_duplicate_rate <= 0.02
+
+
+def test_test_split_is_about_a_fifth(stats):
+    assert 0.15 <= stats.per_split["test"] / stats.rows <= 0.25
+
+
+def test_no_test_row_is_a_near_copy_of_a_training_row(corpus):
+    split = corpus["split"].to_numpy()
+    pairs = near_duplicate_pairs(corpus["text"].tolist())
+    assert [(i, j) for i, j, _ in pairs if split[i] != split[j]] == []
+
+
+def test_seed_rows_quote_the_document(corpus, project_paths):
+    document = project_paths.root.parent / "shared" / "seed" / "outsourcing-terms.txt"
+    if not document.exists():
+        pytest.skip("the shared seed document is not beside this checkout")
+    text = normalise_text(document.read_text(encoding="utf-8"))
+    seeds = corpus[corpus["origin"] == "seed"]["text"]
+    assert len(seeds) >= 20
+    assert [s for s in seeds if normalise_text(s) not in text] == []
+    assert "RPO" not in set(corpus["label"])
