@@ -1,0 +1,216 @@
+"""The spaCy stage of the pipeline: raw descriptions in, normalised token strings out.
+
+``spacy.blank("en")`` tokenises; a ``domain_phrases`` component merges the abbreviations and
+phrases of outsourcing contracts into canonical terms (A/P, RFQ, ICD-10, e-discovery, ...); the
+lookup lemmatiser from spacy-lookups-data lemmatises the rest. Numbers, money, e-mails and URLs
+become placeholders; stop words and punctuation go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import spacy
+from sklearn.base import BaseEstimator, TransformerMixin
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Token
+
+# Canonical term -> surface forms, matched case-insensitively.
+DOMAIN_PHRASES: dict[str, tuple[str, ...]] = {
+    "accounts_payable": ("a/p", "accounts payable", "account payable", "accts payable"),
+    "accounts_receivable": ("a/r", "accounts receivable", "account receivable", "accts receivable"),
+    "accounts_payable accounts_receivable": ("ap/ar", "a/p & a/r", "a/p and a/r", "ap & ar"),
+    "request_for_quotation": (
+        "rfq",
+        "rfqs",
+        "request for quotation",
+        "request for quote",
+        "requests for quotation",
+    ),
+    "request_for_proposal": ("rfp", "rfps", "request for proposal", "requests for proposal"),
+    "request_for_information": ("rfi", "rfis", "request for information"),
+    "purchase_order": ("p.o.", "p.o", "purchase order", "purchase orders", "p/o"),
+    "icd_code": ("icd-10", "icd 10", "icd10", "icd-9", "icd-10-cm", "icd-10-pcs", "icd"),
+    "cpt_code": ("cpt", "hcpcs", "cpt/hcpcs"),
+    "revenue_cycle": ("rcm", "revenue cycle", "revenue-cycle", "revenue cycle management"),
+    "ediscovery": ("e-discovery", "ediscovery", "e discovery", "electronic discovery"),
+    "research_development": ("r&d", "r & d", "r and d", "research and development"),
+    "human_resources": ("human resources", "human resource", "h.r."),
+    "know_your_customer": ("kyc", "know your customer"),
+    "travel_expense": (
+        "t&e",
+        "t & e",
+        "travel and expense",
+        "travel and expenses",
+        "travel & expense",
+        "travel & expenses",
+    ),
+    "procure_to_pay": ("p2p", "procure-to-pay", "procure to pay", "purchase-to-pay"),
+    "source_to_pay": ("s2p", "source-to-pay", "source to pay"),
+    "order_to_cash": ("o2c", "order-to-cash", "order to cash"),
+    "record_to_report": ("r2r", "record-to-report", "record to report"),
+    "electronic_health_record": (
+        "ehr",
+        "emr",
+        "electronic health record",
+        "electronic health records",
+        "electronic medical record",
+        "electronic medical records",
+    ),
+    "contract_research_organisation": (
+        "cro",
+        "cros",
+        "contract research organisation",
+        "contract research organization",
+    ),
+    "applicant_tracking_system": ("ats", "applicant tracking system"),
+    "non_disclosure_agreement": (
+        "nda",
+        "ndas",
+        "non-disclosure agreement",
+        "non-disclosure agreements",
+    ),
+    "general_ledger": ("g/l", "general ledger"),
+    "full_time_equivalent": ("fte", "ftes", "full-time equivalent"),
+    "evaluation_management": ("e/m", "e&m"),
+    "prior_authorisation": (
+        "prior auth",
+        "prior authorization",
+        "prior authorisation",
+        "pre-auth",
+        "preauthorization",
+        "pre-authorization",
+    ),
+}
+# Upper-case acronyms that are ordinary words in lower case ("IT" vs "it"): matched exactly.
+CASED_ACRONYMS: dict[str, tuple[str, ...]] = {
+    "information_technology": ("IT",),
+    "accounts_payable": ("AP",),
+    "accounts_receivable": ("AR",),
+    "purchase_order": ("PO", "POs"),
+    "human_resources": ("HR",),
+    "general_ledger": ("GL",),
+}
+
+if not Token.has_extension("domain_term"):
+    Token.set_extension("domain_term", default=None)
+
+
+class DomainPhrases:
+    """spaCy component: merge domain phrases into one token carrying ``Token._.domain_term``."""
+
+    def __init__(self, nlp: Language):
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.cased = PhraseMatcher(nlp.vocab, attr="ORTH")
+        for term, forms in DOMAIN_PHRASES.items():
+            self.matcher.add(term, [nlp.make_doc(form) for form in forms])
+        for term, forms in CASED_ACRONYMS.items():
+            self.cased.add(term, [nlp.make_doc(form) for form in forms])
+
+    def __call__(self, doc: Doc) -> Doc:
+        matches = [*self.matcher(doc), *self.cased(doc)]
+        spans = spacy.util.filter_spans(
+            [doc[start:end] for _, start, end in matches if end > start]
+        )
+        terms = {(start, end): doc.vocab.strings[match_id] for match_id, start, end in matches}
+        with doc.retokenize() as retokenizer:
+            for span in spans:
+                term = terms[(span.start, span.end)]
+                retokenizer.merge(span, attrs={"_": {"domain_term": term}})
+        return doc
+
+
+@Language.factory("domain_phrases")
+def make_domain_phrases(nlp: Language, name: str) -> DomainPhrases:
+    return DomainPhrases(nlp)
+
+
+def build_nlp(lang: str = "en", lemmatize: bool = True) -> Language:
+    """``spacy.blank(lang)`` + domain phrases (+ the lookup lemmatiser); nothing downloaded."""
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("domain_phrases")
+    if lemmatize:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    return nlp
+
+
+def token_form(token: Token, lemmas: dict | None) -> str | None:
+    """What one token contributes to the normalised text (``None``: dropped)."""
+    if token._.domain_term:
+        return token._.domain_term
+    if token.like_url:
+        return "URL"
+    if token.like_email:
+        return "EMAIL"
+    if token.is_currency:
+        return "MONEY"
+    if token.like_num or token.text[:1].isdigit():
+        return "NUM"
+    if token.is_stop or token.is_punct or token.is_space or token.is_bracket or token.is_quote:
+        return None
+    lower = token.lower_
+    if lemmas is None:
+        return lower
+    return lemmas.get(lower, lower)
+
+
+class SpacyNormalizer(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: texts -> normalised strings, via a lazily built spaCy pipeline.
+
+    It learns nothing from data; only its settings are parameters, so it is cheap to clone and
+    the spaCy pipeline is rebuilt (not serialised) after loading.
+    """
+
+    def __init__(self, lang: str = "en", lemmatize: bool = True, batch_size: int = 512):
+        self.lang = lang
+        self.lemmatize = lemmatize
+        self.batch_size = batch_size
+
+    def fit(self, X: Iterable[str], y=None) -> SpacyNormalizer:
+        self._as_texts(X)
+        self.fitted_ = True
+        return self
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        texts = self._as_texts(X)
+        unique = list(dict.fromkeys(texts))  # repeated texts are processed once
+        nlp = self._pipeline()
+        lemmas = (
+            nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup") if self.lemmatize else None
+        )
+        normalised = {
+            text: " ".join(form for token in doc if (form := token_form(token, lemmas)) is not None)
+            for text, doc in zip(unique, nlp.pipe(unique, batch_size=self.batch_size), strict=True)
+        }
+        return np.array([normalised[text] for text in texts], dtype=object)
+
+    def _pipeline(self) -> Language:
+        if getattr(self, "_nlp", None) is None:
+            self._nlp = build_nlp(self.lang, self.lemmatize)
+        return self._nlp
+
+    @staticmethod
+    def _as_texts(X: Iterable[str]) -> list[str]:
+        if isinstance(X, str):
+            raise ValueError("expected an iterable of texts, got a single string")
+        array = np.asarray(X, dtype=object)
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise ValueError(f"expected a 1-D sequence of texts, got shape {array.shape}")
+        return ["" if value is None or value != value else str(value) for value in array]
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_nlp", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags
