@@ -1,0 +1,93 @@
+"""The pipeline: spaCy normaliser -> word + character TF-IDF -> calibrated linear classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from outsourcing_classifier.config import ModelConfig
+from outsourcing_classifier.preprocess import SpacyNormalizer
+
+CLASSIFIER_KINDS = ("logreg", "linear_svc", "sgd")
+
+
+def build_features(config: ModelConfig) -> FeatureUnion:
+    """Word (1-2) and character (``char_wb`` 2-5) TF-IDF with sublinear term frequency."""
+    return FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=config.word_ngrams,
+                    min_df=config.word_min_df,
+                    sublinear_tf=True,
+                    token_pattern=r"(?u)\b\w\w+\b",
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=config.char_ngrams,
+                    min_df=config.char_min_df,
+                    max_features=config.max_char_features,
+                    sublinear_tf=True,
+                ),
+            ),
+        ]
+    )
+
+
+def build_classifier(kind: str, strength: float, seed: int):
+    """An uncalibrated linear classifier; ``strength`` is C (logreg, SVC) or alpha (SGD)."""
+    if kind == "logreg":
+        return LogisticRegression(C=strength, max_iter=3000, random_state=seed)
+    if kind == "linear_svc":
+        return LinearSVC(C=strength, random_state=seed)
+    if kind == "sgd":
+        return SGDClassifier(
+            loss="modified_huber", alpha=strength, max_iter=100, tol=1e-4, random_state=seed
+        )
+    raise ValueError(f"unknown classifier kind {kind!r}; choose from {', '.join(CLASSIFIER_KINDS)}")
+
+
+def build_pipeline(config: ModelConfig, kind: str = "logreg", strength: float = 10.0) -> Pipeline:
+    """The whole model: everything that learns from data sits inside this one pipeline."""
+    calibrated = CalibratedClassifierCV(
+        build_classifier(kind, strength, config.seed),
+        method=config.calibration,
+        cv=StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed),
+        ensemble=False,
+    )
+    return Pipeline(
+        [
+            (
+                "normalise",
+                SpacyNormalizer(
+                    lang=config.preprocess.lang,
+                    lemmatize=config.preprocess.lemmatize,
+                    batch_size=config.preprocess.batch_size,
+                ),
+            ),
+            ("features", build_features(config)),
+            ("classify", calibrated),
+        ]
+    )
+
+
+def linear_coefficients(pipeline: Pipeline) -> np.ndarray:
+    """The (classes x features) weights of the fitted linear model inside the calibration."""
+    calibrated = pipeline.named_steps["classify"].calibrated_classifiers_[0]
+    coef = np.asarray(calibrated.estimator.coef_)
+    if coef.shape[0] == 1:  # binary problems store one row
+        coef = np.vstack([-coef[0], coef[0]])
+    return coef
+
+
+def feature_names(pipeline: Pipeline) -> np.ndarray:
+    return pipeline.named_steps["features"].get_feature_names_out()

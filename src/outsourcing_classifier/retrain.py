@@ -1,0 +1,243 @@
+"""The model lifecycle: train and record, promote, roll back, and the challenger gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from outsourcing_classifier import tracking
+from outsourcing_classifier.config import (
+    CHAMPION_ALIAS,
+    PREVIOUS_CHAMPION_ALIAS,
+    REGISTERED_MODEL_NAME,
+    GateConfig,
+    ModelConfig,
+    Paths,
+)
+from outsourcing_classifier.corpus import corpus_digest, read_corpus
+from outsourcing_classifier.evaluate import Metrics, compute_metrics
+from outsourcing_classifier.store import export_model
+from outsourcing_classifier.taxonomy import Taxonomy
+from outsourcing_classifier.train import TrainResult, train
+
+
+class LifecycleError(ValueError):
+    """A lifecycle step cannot be done (no champion, unknown version, ...)."""
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    run: tracking.TrainingRun
+    result: TrainResult
+    promoted: bool
+
+    def text(self) -> str:
+        test = self.result.test
+        lines = [
+            f"trained {self.result.kind} (regularisation {self.result.strength:g}) on "
+            f"{self.result.train_rows} rows; MLflow run {self.run.run_id}, "
+            f"model version {self.run.version}",
+            f"test split: macro-F1 {test.macro_f1:.3f}, accuracy {test.accuracy:.3f}, "
+            f"family accuracy {test.family_accuracy:.3f}, ECE {test.ece:.3f}, "
+            f"log loss {test.log_loss:.3f} ({test.rows} rows)",
+            "baselines: "
+            + ", ".join(f"{k} macro-F1 {m.macro_f1:.3f}" for k, m in self.result.baselines.items()),
+        ]
+        if self.promoted:
+            lines.append(f"version {self.run.version} is the champion (exported to models/)")
+        return "\n".join(lines)
+
+
+def train_and_record(
+    paths: Paths, config: ModelConfig, taxonomy: Taxonomy, run_name: str, tags: dict | None = None
+) -> tuple[pd.DataFrame, str, TrainResult, tracking.TrainingRun]:
+    corpus = read_corpus(paths.corpus, taxonomy)
+    digest = corpus_digest(corpus)
+    result = train(corpus, config, taxonomy)
+    run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
+    return corpus, digest, result, run
+
+
+def train_new(paths: Paths, config: ModelConfig, taxonomy: Taxonomy) -> TrainReport:
+    """``outsourcing train``: a new registered version; champion only if there is none yet."""
+    _, _, result, run = train_and_record(paths, config, taxonomy, "train")
+    first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
+    if first:
+        promote(paths, run.version, config)
+    return TrainReport(run, result, promoted=first)
+
+
+def promote(paths: Paths, version: str, config: ModelConfig | None = None) -> None:
+    """Make ``version`` the champion: export it to ``models/`` (verified), then move the alias."""
+    config = config or ModelConfig()
+    try:
+        info = tracking.version_info(paths, version)
+    except Exception as error:
+        raise LifecycleError(
+            f"no registered version {version} of {REGISTERED_MODEL_NAME}"
+        ) from error
+    pipeline = tracking.load_version(paths, version)
+    metrics = tracking.run_json(paths, info.run_id, "test_metrics.json")
+    keys = tracking.run_json(paths, info.run_id, "test_keys.json")["test_keys"]
+    export_model(
+        pipeline,
+        paths.models,
+        {
+            "labels": [str(c) for c in pipeline.classes_],
+            "corpus_digest": info.corpus_digest,
+            "review_threshold": config.review_threshold,
+            "test_macro_f1": metrics["macro_f1"],
+            "test_ece": metrics["ece"],
+            "mlflow": {
+                "registered_model": REGISTERED_MODEL_NAME,
+                "version": info.version,
+                "run_id": info.run_id,
+                "tracking_uri": paths.tracking_uri,
+            },
+            "test_keys": keys,
+        },
+    )
+    previous = tracking.alias_version(paths, CHAMPION_ALIAS)
+    if previous is not None and previous != str(version):
+        tracking.set_alias(paths, PREVIOUS_CHAMPION_ALIAS, previous)
+    tracking.set_alias(paths, CHAMPION_ALIAS, str(version))
+
+
+def rollback(paths: Paths) -> str:
+    """Champion back to the previous champion; returns the version now in use."""
+    previous = tracking.alias_version(paths, PREVIOUS_CHAMPION_ALIAS)
+    if previous is None:
+        raise LifecycleError("no previous champion to roll back to")
+    promote(paths, previous)
+    return previous
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reasons: tuple[str, ...]
+    class_f1_deltas: dict[str, float] = field(default_factory=dict)
+
+
+def gate(champion: Metrics, challenger: Metrics, config: GateConfig) -> GateDecision:
+    """Promote only if macro-F1 and every class's F1 are not worse than the allowed drops."""
+    reasons = []
+    drop = champion.macro_f1 - challenger.macro_f1
+    if drop > config.max_macro_f1_drop:
+        reasons.append(
+            f"macro-F1 fell by {drop:.3f} ({champion.macro_f1:.3f} -> {challenger.macro_f1:.3f}),"
+            f" more than {config.max_macro_f1_drop}"
+        )
+    deltas = {}
+    for label, scores in champion.per_class.items():
+        new = challenger.per_class.get(label)
+        deltas[label] = (new.f1 if new else 0.0) - scores.f1
+        if -deltas[label] > config.max_class_f1_drop:
+            reasons.append(
+                f"F1 of {label} fell by {-deltas[label]:.3f}, more than {config.max_class_f1_drop}"
+            )
+    return GateDecision(not reasons, tuple(reasons), deltas)
+
+
+@dataclass(frozen=True)
+class RetrainReport:
+    status: str  # "unchanged", "first-champion", "promoted", "forced", "refused"
+    message: str
+    version: str | None = None
+    decision: GateDecision | None = None
+
+
+def _score(pipeline, rows: pd.DataFrame, taxonomy: Taxonomy) -> tuple[Metrics, np.ndarray]:
+    proba = pipeline.predict_proba(rows["text"].tolist())
+    predicted = pipeline.classes_[proba.argmax(axis=1)]
+    return compute_metrics(rows["label"], predicted, taxonomy, proba, pipeline.classes_), predicted
+
+
+def retrain(
+    paths: Paths,
+    taxonomy: Taxonomy,
+    config: ModelConfig | None = None,
+    gate_config: GateConfig | None = None,
+    if_changed: bool = False,
+    force: bool = False,
+) -> RetrainReport:
+    """Train a challenger and promote it only if the gate allows (or ``force``)."""
+    config, gate_config = config or ModelConfig(), gate_config or GateConfig()
+    champion = tracking.alias_version(paths, CHAMPION_ALIAS)
+    if champion is None:
+        report = train_new(paths, config, taxonomy)
+        return RetrainReport("first-champion", report.text(), report.run.version)
+    champion_info = tracking.version_info(paths, champion)
+    if if_changed:
+        digest = corpus_digest(read_corpus(paths.corpus, taxonomy))
+        if digest == champion_info.corpus_digest:
+            return RetrainReport(
+                "unchanged", f"corpus unchanged since version {champion}: nothing to do"
+            )
+    corpus, _, result, run = train_and_record(
+        paths,
+        config,
+        taxonomy,
+        "retrain-challenger",
+        {"champion_version": champion, "forced": str(force)},
+    )
+    judged_keys = set(tracking.run_json(paths, champion_info.run_id, "test_keys.json")["test_keys"])
+    judged = corpus[corpus["key"].isin(judged_keys)]
+    new_test = corpus[(corpus["split"] == "test") & ~corpus["key"].isin(judged_keys)]
+    champion_pipeline = tracking.load_version(paths, champion)
+    champion_metrics, champion_predicted = _score(champion_pipeline, judged, taxonomy)
+    challenger_metrics, challenger_predicted = _score(result.pipeline, judged, taxonomy)
+    decision = gate(champion_metrics, challenger_metrics, gate_config)
+    comparison = {
+        "champion_version": champion,
+        "challenger_version": run.version,
+        "judged_rows": len(judged),
+        "champion": champion_metrics.flat(),
+        "challenger": challenger_metrics.flat(),
+        "class_f1_deltas": decision.class_f1_deltas,
+        "decision": "promote" if decision.promote else ("forced" if force else "refuse"),
+        "reasons": list(decision.reasons),
+        "forced": force,
+    }
+    if len(new_test):
+        comparison["new_test_rows"] = {
+            "rows": len(new_test),
+            "champion": _score(champion_pipeline, new_test, taxonomy)[0].flat(),
+            "challenger": _score(result.pipeline, new_test, taxonomy)[0].flat(),
+        }
+    if paths.real_dev.is_file():
+        real = pd.read_csv(paths.real_dev, dtype=str, keep_default_na=False)
+        comparison["real_dev"] = {
+            "rows": len(real),
+            "champion_macro_f1": _score(champion_pipeline, real, taxonomy)[0].macro_f1,
+            "challenger_macro_f1": _score(result.pipeline, real, taxonomy)[0].macro_f1,
+        }
+    changed = judged.assign(champion=champion_predicted, challenger=challenger_predicted)
+    changed = changed[changed["champion"] != changed["challenger"]][
+        ["text", "label", "champion", "challenger"]
+    ]
+    tracking.log_comparison(paths, run.run_id, comparison, changed)
+    summary = (
+        f"champion v{champion} macro-F1 {champion_metrics.macro_f1:.3f} vs challenger "
+        f"v{run.version} {challenger_metrics.macro_f1:.3f} on the {len(judged)} test rows the "
+        f"champion was judged on; {len(changed)} predictions changed"
+    )
+    if decision.promote or force:
+        promote(paths, run.version, config)
+        status = "promoted" if decision.promote else "forced"
+        note = "" if decision.promote else " (forced past: " + "; ".join(decision.reasons) + ")"
+        return RetrainReport(
+            status,
+            f"{summary}\nversion {run.version} promoted to champion{note}",
+            run.version,
+            decision,
+        )
+    return RetrainReport(
+        "refused",
+        f"{summary}\nchallenger refused, champion v{champion} stays: "
+        + "; ".join(decision.reasons),
+        run.version,
+        decision,
+    )

@@ -1,0 +1,268 @@
+"""MLflow: the only module that imports it. Runs, metrics, plots, data digest, registry, aliases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import skops.io as sio
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+from sklearn.pipeline import Pipeline
+
+from outsourcing_classifier.config import (
+    CHAMPION_ALIAS,
+    EXPERIMENT_NAME,
+    REGISTERED_MODEL_NAME,
+    ModelConfig,
+    Paths,
+)
+from outsourcing_classifier.evaluate import (
+    calibration_figure,
+    classification_report_text,
+    confusion_figure,
+    top_terms,
+)
+from outsourcing_classifier.store import library_versions
+from outsourcing_classifier.train import TrainResult
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    run_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    created: str
+    run_id: str
+    corpus_digest: str
+    test_macro_f1: float | None
+    aliases: tuple[str, ...]
+
+
+def connect(paths: Paths) -> MlflowClient:
+    """Point MLflow at the configured store and make sure the experiment exists."""
+    mlflow.set_tracking_uri(paths.tracking_uri)
+    mlflow.set_registry_uri(paths.tracking_uri)
+    client = MlflowClient(paths.tracking_uri, paths.tracking_uri)
+    if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
+        embedded = paths.tracking_uri.startswith("sqlite:///")
+        client.create_experiment(
+            EXPERIMENT_NAME,
+            artifact_location=paths.mlflow_artifacts.as_uri() if embedded else None,
+        )
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    return client
+
+
+def git_commit(root: Path) -> str:
+    """The project's current commit, or 'unknown' outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        return result.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _config_params(config: ModelConfig) -> dict[str, str]:
+    flat = {}
+    for key, value in asdict(config).items():
+        if isinstance(value, dict):
+            flat |= {f"{key}.{k}": str(v) for k, v in value.items()}
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def log_training(
+    result: TrainResult,
+    corpus: pd.DataFrame,
+    corpus_digest: str,
+    config: ModelConfig,
+    paths: Paths,
+    run_name: str = "train",
+    tags: dict[str, str] | None = None,
+) -> TrainingRun:
+    """Record one training run with its CV candidates as nested runs; register the model."""
+    client = connect(paths)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags(
+            {
+                "corpus_digest": corpus_digest,
+                "git_commit": git_commit(paths.root),
+                **{f"version.{k}": v for k, v in library_versions().items()},
+                **(tags or {}),
+            }
+        )
+        mlflow.log_params(
+            _config_params(config)
+            | {
+                "classifier": result.kind,
+                "regularisation": result.strength,
+                "train_rows": result.train_rows,
+                "test_rows": len(result.test_keys),
+                "corpus_rows": len(corpus),
+            }
+        )
+        for candidate in result.candidates:
+            with mlflow.start_run(
+                run_name=f"cv-{candidate.kind}-{candidate.strength:g}", nested=True
+            ):
+                mlflow.log_params(
+                    {"classifier": candidate.kind, "regularisation": candidate.strength}
+                )
+                mlflow.log_metrics(
+                    {
+                        "cv_macro_f1_mean": candidate.cv_macro_f1_mean,
+                        "cv_macro_f1_std": candidate.cv_macro_f1_std,
+                    }
+                )
+        mlflow.log_metrics(result.test.flat("test_"))
+        for name, metrics in result.baselines.items():
+            mlflow.log_metrics(
+                {
+                    f"baseline_{name}_macro_f1": metrics.macro_f1,
+                    f"baseline_{name}_accuracy": metrics.accuracy,
+                }
+            )
+        dataset = mlflow.data.from_pandas(
+            corpus[["text", "label", "register", "split"]],
+            name="outsourcing-corpus",
+            targets="label",
+            digest=corpus_digest[:32],
+        )
+        mlflow.log_input(dataset, context="training")
+        _log_artifacts(result)
+        version = _log_model(result.pipeline, corpus)
+        client.set_model_version_tag(REGISTERED_MODEL_NAME, version, "corpus_digest", corpus_digest)
+        client.set_model_version_tag(
+            REGISTERED_MODEL_NAME, version, "test_macro_f1", f"{result.test.macro_f1:.4f}"
+        )
+    return TrainingRun(run_id=run.info.run_id, version=version)
+
+
+def _log_artifacts(result: TrainResult) -> None:
+    predictions = result.test_predictions
+    mlflow.log_figure(confusion_figure(result.test), "plots/confusion_matrix.png")
+    mlflow.log_figure(
+        calibration_figure(predictions["label"], result.test_proba, result.pipeline.classes_),
+        "plots/calibration.png",
+    )
+    mlflow.log_text(classification_report_text(result.test), "classification_report.txt")
+    mlflow.log_dict(top_terms(result.pipeline), "top_terms.json")
+    mlflow.log_dict(
+        {name: metrics.to_dict() for name, metrics in result.baselines.items()}, "baselines.json"
+    )
+    mlflow.log_dict(result.test.to_dict(), "test_metrics.json")
+    mlflow.log_dict({"test_keys": list(result.test_keys)}, "test_keys.json")
+    wrong = predictions[predictions["label"] != predictions["predicted"]]
+    mlflow.log_text(
+        wrong.sort_values("confidence", ascending=False).to_csv(index=False),
+        "misclassified_test_rows.csv",
+    )
+
+
+def _log_model(pipeline: Pipeline, corpus: pd.DataFrame) -> str:
+    example = pd.DataFrame({"text": corpus["text"].head(3).tolist()})
+    # object-dtype header: MLflow compares it with a range, which pandas 3 string indexes deprecate
+    example.columns = pd.Index(["text"], dtype=object)
+    versions = library_versions()
+    info = mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        serialization_format="skops",
+        skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(pipeline)),
+        signature=infer_signature(example, pipeline.predict(example["text"].tolist())),
+        input_example=example,
+        registered_model_name=REGISTERED_MODEL_NAME,
+        pip_requirements=[
+            f"{name}=={versions[name]}"
+            for name in ("scikit-learn", "spacy", "spacy-lookups-data", "skops")
+            if name in versions
+        ],
+    )
+    return str(info.registered_model_version)
+
+
+def run_json(paths: Paths, run_id: str, artifact: str) -> dict:
+    """A JSON artifact of a run."""
+    client = connect(paths)
+    with tempfile.TemporaryDirectory() as folder:
+        local = client.download_artifacts(run_id, artifact, folder)
+        return json.loads(Path(local).read_text(encoding="utf-8"))
+
+
+def log_comparison(paths: Paths, run_id: str, comparison: dict, changed: pd.DataFrame) -> None:
+    """Attach the champion/challenger comparison to the challenger's run."""
+    client = connect(paths)
+    client.log_dict(run_id, comparison, "comparison.json")
+    client.log_text(run_id, changed.to_csv(index=False), "changed_test_predictions.csv")
+    client.set_tag(run_id, "gate_decision", comparison.get("decision", ""))
+
+
+def version_info(paths: Paths, version: str) -> VersionInfo:
+    client = connect(paths)
+    found = client.get_model_version(REGISTERED_MODEL_NAME, str(version))
+    f1 = found.tags.get("test_macro_f1")
+    return VersionInfo(
+        version=str(found.version),
+        created=datetime.fromtimestamp(found.creation_timestamp / 1000, UTC).isoformat(
+            timespec="seconds"
+        ),
+        run_id=found.run_id,
+        corpus_digest=found.tags.get("corpus_digest", ""),
+        test_macro_f1=float(f1) if f1 else None,
+        aliases=tuple(found.aliases),
+    )
+
+
+def list_versions(paths: Paths) -> list[VersionInfo]:
+    """Every registered version, newest first."""
+    client = connect(paths)
+    try:
+        found = client.search_model_versions(f"name='{REGISTERED_MODEL_NAME}'")
+    except MlflowException:
+        return []
+    numbers = sorted((int(v.version) for v in found), reverse=True)
+    return [version_info(paths, str(number)) for number in numbers]
+
+
+def alias_version(paths: Paths, alias: str = CHAMPION_ALIAS) -> str | None:
+    """The version an alias points at, or ``None``."""
+    client = connect(paths)
+    try:
+        return str(client.get_model_version_by_alias(REGISTERED_MODEL_NAME, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(paths: Paths, alias: str, version: str) -> None:
+    connect(paths).set_registered_model_alias(REGISTERED_MODEL_NAME, alias, str(version))
+
+
+def load_version(paths: Paths, version: str) -> Pipeline:
+    """The registered pipeline of one version (skops format, trusted types from its flavour)."""
+    connect(paths)
+    return mlflow.sklearn.load_model(f"models:/{REGISTERED_MODEL_NAME}/{version}")
+
+
+def load_uri(paths: Paths, uri: str) -> Pipeline:
+    """A pipeline from an MLflow model URI such as ``models:/outsourcing-classifier@champion``."""
+    connect(paths)
+    return mlflow.sklearn.load_model(uri)

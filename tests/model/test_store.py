@@ -1,0 +1,76 @@
+"""The champion export: skops + manifest, verified on load; tampered or foreign files refused."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import skops.io as sio
+
+from outsourcing_classifier.store import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    ModelFileError,
+    export_model,
+    load_model,
+    sha256_file,
+)
+
+pytestmark = pytest.mark.slow
+PROBE = ["ICD-10 coding for a clinic", "Raise purchase orders", "Screen candidates"]
+
+
+@pytest.fixture
+def exported(trained, tmp_path):
+    export_model(trained.pipeline, tmp_path, {"labels": ["x"], "corpus_digest": "d" * 64})
+    return tmp_path
+
+
+def test_round_trip_predicts_the_same(trained, exported):
+    loaded = load_model(exported)
+    assert loaded.pipeline.predict(PROBE).tolist() == trained.pipeline.predict(PROBE).tolist()
+    assert loaded.manifest["sha256"] == sha256_file(exported / MODEL_FILE)
+    assert loaded.manifest["corpus_digest"] == "d" * 64
+    assert {"scikit-learn", "spacy", "skops", "python"} <= set(loaded.manifest["libraries"])
+
+
+def test_loading_the_skops_file_directly_works(exported):
+    assert load_model(exported / MODEL_FILE).path == exported / MODEL_FILE
+
+
+def test_tampered_file_is_refused(exported):
+    path = exported / MODEL_FILE
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(ModelFileError, match="SHA-256 does not match"):
+        load_model(exported)
+
+
+def test_foreign_types_are_refused_even_with_a_matching_hash(exported):
+    # a valid skops file that is not our pipeline and holds a function reference
+    rogue = sio.dumps({"fn": len})
+    (exported / MODEL_FILE).write_bytes(rogue)
+    manifest = json.loads((exported / MANIFEST_FILE).read_text())
+    manifest["sha256"] = sha256_file(exported / MODEL_FILE)
+    (exported / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match=r"allow-list|not a scikit-learn pipeline"):
+        load_model(exported)
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "model.joblib", "model.pickle"])
+def test_pickle_files_are_never_loaded(tmp_path, trained, name):
+    path = tmp_path / name
+    path.write_bytes(pickle.dumps(trained.pipeline))
+    with pytest.raises(ModelFileError, match="never loaded"):
+        load_model(path)
+
+
+def test_missing_manifest_is_refused(exported):
+    (exported / MANIFEST_FILE).unlink()
+    with pytest.raises(ModelFileError, match="no manifest"):
+        load_model(exported)
+
+
+def test_missing_model_names_the_path(tmp_path):
+    with pytest.raises(ModelFileError, match=str(tmp_path / MODEL_FILE)):
+        load_model(tmp_path)
