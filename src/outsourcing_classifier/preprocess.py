@@ -204,7 +204,7 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
         return ["" if value is None or value != value else str(value) for value in array]
 
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: for our classes it is the live __dict__
         state.pop("_nlp", None)
         return state
 
