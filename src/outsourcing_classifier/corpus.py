@@ -102,18 +102,34 @@ def _read_file(path: Path, taxonomy: Taxonomy) -> pd.DataFrame:
     return frame
 
 
+CORRECTION_ORIGINS = ("correction", "test-edit")  # rows that relabel an earlier text
+
+
 def deduplicate(corpus: pd.DataFrame) -> pd.DataFrame:
-    """Keep the first of rows with the same normalised text; refuse conflicting labels."""
+    """Keep the first of rows with the same normalised text; refuse conflicting labels.
+
+    A later row whose origin is a correction relabels the first row instead: the text keeps
+    its place (and so its split), the label is the correction's.
+    """
     corpus = corpus.assign(key=corpus["text"].map(text_key))
-    labels_per_key = corpus.groupby("key")["label"].nunique()
+    origin = corpus.get("origin", pd.Series("", index=corpus.index))
+    corrections = corpus[origin.isin(CORRECTION_ORIGINS)]
+    plain = corpus[~origin.isin(CORRECTION_ORIGINS)]
+    labels_per_key = plain.groupby("key")["label"].nunique()
     conflicting = labels_per_key[labels_per_key > 1].index
     if len(conflicting):
-        example = corpus[corpus["key"] == conflicting[0]]
+        example = plain[plain["key"] == conflicting[0]]
         raise CorpusError(
             f"{len(conflicting)} text(s) carry two labels, e.g. {example['text'].iloc[0]!r} as "
             f"{' and '.join(example['label'].unique())} in {', '.join(example['file'].unique())}"
         )
-    return corpus.drop_duplicates("key", keep="first").reset_index(drop=True)
+    kept = plain.drop_duplicates("key", keep="first").set_index("key", drop=False)
+    for key, label in zip(corrections["key"], corrections["label"], strict=True):
+        if key in kept.index:
+            kept.loc[key, "label"] = label
+        else:
+            kept.loc[key] = corrections[corrections["key"] == key].iloc[-1]
+    return kept.reset_index(drop=True)
 
 
 def _trigrams(text: str) -> set[str]:
@@ -259,3 +275,160 @@ def append_rows(path: Path, rows: pd.DataFrame) -> None:
         [existing, rows.reindex(columns=columns, fill_value="")], ignore_index=True
     )
     write_csv_atomic(combined[columns], path)
+
+
+@dataclass(frozen=True)
+class AdditionPlan:
+    """What ``outsourcing add`` would do with a batch of labelled examples."""
+
+    rows: pd.DataFrame  # corpus-schema rows to append
+    skipped: list[str]  # exact duplicates already in the corpus, and unreviewed rows
+    refused: list[str]  # problems that stop the batch
+
+
+def plan_additions(
+    batch: pd.DataFrame,
+    corpus: pd.DataFrame,
+    prefer_new: bool = False,
+    edit_test: bool = False,
+) -> AdditionPlan:
+    """Decide, row by row, what to append. ``batch`` has ``text``, ``label`` and ``row`` (the
+    row number the user sees). Corrections of test rows need ``edit_test``: the frozen test split
+    is what the retraining gate judges by."""
+    skipped, refused, rows = [], [], []
+    known = dict(
+        zip(corpus["key"], zip(corpus["label"], corpus["split"], strict=True), strict=True)
+    )
+    batch = batch.assign(key=batch["text"].map(text_key))
+    labels_in_batch = batch.groupby("key")["label"].agg(lambda s: sorted(set(s)))
+    seen = set()
+    for row, text, label, key in batch[["row", "text", "label", "key"]].itertuples(index=False):
+        if not str(text).strip():
+            refused.append(f"row {row}: empty text")
+            continue
+        if len(labels_in_batch[key]) > 1 and not prefer_new:
+            refused.append(
+                f"row {row}: the same text appears with labels {', '.join(labels_in_batch[key])}"
+            )
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        if prefer_new:
+            label = batch[batch["key"] == key]["label"].iloc[-1]
+        origin = "added"
+        if key in known:
+            old_label, split = known[key]
+            if old_label == label:
+                skipped.append(f"row {row}: already in the corpus as {label}")
+                continue
+            if split == "test" and not edit_test:
+                refused.append(
+                    f"row {row}: would relabel a frozen test row ({old_label} -> {label}); "
+                    "use --edit-test to change the test split deliberately"
+                )
+                continue
+            if not prefer_new and not edit_test:
+                refused.append(
+                    f"row {row}: conflicts with the corpus ({old_label} -> {label}); "
+                    "use --prefer-new to relabel it"
+                )
+                continue
+            origin = "test-edit" if split == "test" else "correction"
+        rows.append({"text": str(text).strip(), "label": label, "origin": origin})
+    frame = pd.DataFrame(rows, columns=["text", "label", "origin"])
+    frame["register"] = "unspecified"
+    return AdditionPlan(frame, skipped, refused)
+
+
+REVIEW_LABEL_COLUMN = "corrected_label"  # written by `outsourcing review`, filled in by a person
+
+
+def read_examples(
+    path: Path,
+    taxonomy: Taxonomy,
+    text_column: str = "text",
+    label_column: str = "label",
+    mapping: dict[str, str] | None = None,
+    sheet: str | None = None,
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """A user's labelled file as ``text, label, row`` with labels resolved to ids.
+
+    Returns the rows, the rows skipped (unreviewed rows of a review file) and the refusals
+    (unknown or ambiguous labels), each naming the row as the user sees it.
+    """
+    from outsourcing_classifier.spreadsheet import open_source, read_chunks
+    from outsourcing_classifier.taxonomy import TaxonomyError
+
+    source = open_source(path, sheet)
+    if REVIEW_LABEL_COLUMN in source.columns:
+        label_column = REVIEW_LABEL_COLUMN
+    for column in (text_column, label_column):
+        if column not in source.columns:
+            raise CorpusError(
+                f"{path}: no column {column!r}; columns are: {', '.join(source.columns)}"
+            )
+    rows, skipped, refused = [], [], []
+    for chunk in read_chunks(source):
+        for index, text, label in zip(
+            chunk.index, chunk[text_column], chunk[label_column], strict=True
+        ):
+            row = index + 2
+            label = "" if label is None else str(label).strip()
+            if not label:
+                if label_column == REVIEW_LABEL_COLUMN:
+                    skipped.append(f"row {row}: not reviewed (empty {REVIEW_LABEL_COLUMN})")
+                else:
+                    refused.append(f"row {row}: empty label")
+                continue
+            try:
+                rows.append(
+                    {
+                        "text": "" if text is None else str(text),
+                        "label": taxonomy.resolve(label, mapping),
+                        "row": row,
+                    }
+                )
+            except TaxonomyError as error:
+                refused.append(f"row {row}: {error}")
+    return pd.DataFrame(rows, columns=["text", "label", "row"]), skipped, refused
+
+
+def add_examples(
+    path: Path,
+    corpus_folder: Path,
+    added_file: Path,
+    taxonomy: Taxonomy,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    mapping: dict[str, str] | None = None,
+    sheet: str | None = None,
+    prefer_new: bool = False,
+    edit_test: bool = False,
+    dry_run: bool = False,
+    now: str | None = None,
+) -> AdditionPlan:
+    """Validate a labelled file against the corpus and append what it adds, with provenance.
+
+    Nothing is written when anything is refused or on a dry run.
+    """
+    from datetime import UTC, datetime
+
+    batch, skipped, refused = read_examples(
+        path, taxonomy, text_column, label_column, mapping, sheet
+    )
+    corpus = read_corpus(corpus_folder, taxonomy)
+    plan = plan_additions(batch, corpus, prefer_new, edit_test)
+    plan = AdditionPlan(plan.rows, skipped + plan.skipped, refused + plan.refused)
+    if plan.refused or dry_run or plan.rows.empty:
+        return plan
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    rows = plan.rows.assign(
+        source=Path(path).name,
+        source_sha256=digest,
+        added_at=now or datetime.now(UTC).isoformat(timespec="seconds"),
+        near_label="",
+    )
+    append_rows(added_file, rows)
+    return AdditionPlan(rows, plan.skipped, plan.refused)

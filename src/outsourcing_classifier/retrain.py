@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -16,10 +18,11 @@ from outsourcing_classifier.config import (
     ModelConfig,
     Paths,
 )
-from outsourcing_classifier.corpus import corpus_digest, read_corpus
+from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
 from outsourcing_classifier.evaluate import Metrics, compute_metrics
-from outsourcing_classifier.store import export_model
-from outsourcing_classifier.taxonomy import Taxonomy
+from outsourcing_classifier.spreadsheet import SpreadsheetError
+from outsourcing_classifier.store import export_model, write_atomic
+from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
 from outsourcing_classifier.train import TrainResult, train
 
 
@@ -241,3 +244,32 @@ def retrain(
         run.version,
         decision,
     )
+
+
+INCOMING_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".parquet")
+
+
+def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
+    """Add every labelled file dropped in ``data/incoming/``; move each one taken in to
+    ``done/``, leave a refused one in place with ``<name>.errors.txt`` beside it."""
+    outcomes = []
+    files = sorted(paths.incoming.glob("*")) if paths.incoming.is_dir() else []
+    for path in files:
+        if not path.is_file() or path.suffix.lower() not in INCOMING_SUFFIXES:
+            continue
+        errors = path.with_name(path.name + ".errors.txt")
+        try:
+            plan = add_examples(path, paths.corpus, paths.added_examples, taxonomy)
+            refused = plan.refused
+        except (CorpusError, SpreadsheetError, TaxonomyError) as error:
+            plan, refused = None, [str(error)]
+        if refused:
+            write_atomic(errors, ("\n".join(refused) + "\n").encode("utf-8"))
+            outcomes.append((path.name, f"refused, see {errors.name}"))
+            continue
+        errors.unlink(missing_ok=True)
+        paths.incoming_done.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
+        outcomes.append((path.name, f"added {len(plan.rows)}, skipped {len(plan.skipped)}"))
+    return outcomes

@@ -28,6 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet.datavalidation import DataValidation
 
 FORMATS = ("csv", "tsv", "xlsx", "parquet")
 XLSX_MAX_ROWS = 1_048_576  # including the header row
@@ -264,9 +265,16 @@ class SpreadsheetWriter:
     """Write an output spreadsheet in chunks; it appears at `path` only when complete."""
 
     def __init__(
-        self, path: Path, columns: Sequence[str], fmt: str | None = None, sheet: str = "labeled"
+        self,
+        path: Path,
+        columns: Sequence[str],
+        fmt: str | None = None,
+        sheet: str = "labeled",
+        choices: dict[str, Sequence[str]] | None = None,
     ) -> None:
+        """``choices``: XLSX columns that get a drop-down list of allowed values."""
         self.path = Path(path)
+        self.choices = dict(choices or {})
         self.columns = list(columns)
         self.format = fmt or detect_format(self.path)
         self.sheet = sheet
@@ -291,6 +299,13 @@ class SpreadsheetWriter:
             elif self.format == "xlsx":
                 self._workbook = openpyxl.Workbook(write_only=True)
                 self._sheet = self._workbook.create_sheet(self.sheet)
+                for column, allowed in self.choices.items():
+                    letter = get_column_letter(self.columns.index(column) + 1)
+                    validation = DataValidation(
+                        type="list", formula1=f'"{",".join(allowed)}"', allow_blank=True
+                    )
+                    validation.add(f"{letter}2:{letter}{XLSX_MAX_ROWS}")
+                    self._sheet.data_validations.append(validation)
                 self._sheet.append([self._xlsx_cell(c, 1, i) for i, c in enumerate(self.columns)])
             else:
                 schema = pa.schema([(c, pa.string()) for c in self.columns])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -52,6 +53,8 @@ class VersionInfo:
 
 def connect(paths: Paths) -> MlflowClient:
     """Point MLflow at the configured store and make sure the experiment exists."""
+    for name in ("mlflow", "alembic"):  # their INFO lines about schema set-up are noise to users
+        logging.getLogger(name).setLevel(logging.WARNING)
     mlflow.set_tracking_uri(paths.tracking_uri)
     mlflow.set_registry_uri(paths.tracking_uri)
     client = MlflowClient(paths.tracking_uri, paths.tracking_uri)

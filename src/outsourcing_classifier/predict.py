@@ -1,0 +1,164 @@
+"""Predictions for texts: label, family, calibrated confidence, top-k, explanation, review flag.
+
+Loads only the exported model (``store``); this path never imports mlflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from outsourcing_classifier.model import feature_names, linear_coefficients
+from outsourcing_classifier.taxonomy import Taxonomy
+
+DEFAULT_REVIEW_THRESHOLD = 0.5
+EXPLANATION_TERMS = 5
+
+
+@dataclass(frozen=True)
+class TermWeight:
+    term: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Word features that pushed towards the label and towards the runner-up (tf-idf x weight)."""
+
+    towards_label: tuple[TermWeight, ...]
+    towards_runner_up: tuple[TermWeight, ...]
+
+    def summary(self, label: str, runner_up: str) -> str:
+        def terms(weights: tuple[TermWeight, ...]) -> str:
+            return ", ".join(f"{w.term} (+{w.weight:.2f})" for w in weights) or "nothing specific"
+
+        return (
+            f"{label}: {terms(self.towards_label)} | {runner_up}: {terms(self.towards_runner_up)}"
+        )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    label: str
+    name: str
+    family: str
+    confidence: float
+    needs_review: bool
+    runner_up: str
+    runner_up_confidence: float
+    ambiguity: tuple[str, ...]
+    top: tuple[tuple[str, float], ...] = ()
+    explanation: Explanation | None = None
+    status: str = "ok"
+
+    def as_dict(self, top: bool = False, explain: bool = False) -> dict:
+        result = {
+            "text": self.text,
+            "label": self.label,
+            "name": self.name,
+            "family": self.family,
+            "confidence": round(self.confidence, 4),
+            "needs_review": self.needs_review,
+            "ambiguity": list(self.ambiguity),
+        }
+        if self.status != "ok":
+            result["status"] = self.status
+        if top:
+            result["top"] = [{"label": lab, "probability": round(p, 4)} for lab, p in self.top]
+        if explain and self.explanation is not None:
+            result["explanation"] = {
+                self.label: [[w.term, round(w.weight, 4)] for w in self.explanation.towards_label],
+                self.runner_up: [
+                    [w.term, round(w.weight, 4)] for w in self.explanation.towards_runner_up
+                ],
+            }
+        return result
+
+
+def needs_review(confidence: float, threshold: float) -> bool:
+    """A person should check a prediction whose calibrated confidence is under the threshold."""
+    return confidence < threshold
+
+
+def empty_prediction(text: str, status: str) -> Prediction:
+    """The row is kept but not labelled; ``status`` says why."""
+    return Prediction(text, "", "", "", 0.0, True, "", 0.0, (), status=status)
+
+
+@dataclass
+class Predictor:
+    """A fitted pipeline plus the taxonomy, turning texts into :class:`Prediction` objects."""
+
+    pipeline: Pipeline
+    taxonomy: Taxonomy
+    threshold: float = DEFAULT_REVIEW_THRESHOLD
+    _word_columns: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    @property
+    def classes(self) -> np.ndarray:
+        return self.pipeline.classes_
+
+    def predict(self, texts: list[str], top: int = 3, explain: bool = False) -> list[Prediction]:
+        """One prediction per text; blank texts get an unlabelled row with a status."""
+        blank = [not str(t).strip() for t in texts]
+        filled = [str(t) for t, b in zip(texts, blank, strict=True) if not b]
+        if filled:
+            normalised = self.pipeline.named_steps["normalise"].transform(filled)
+            features = self.pipeline.named_steps["features"].transform(normalised)
+            proba = self.pipeline.named_steps["classify"].predict_proba(features)
+        results, row = [], 0
+        for text, is_blank in zip(texts, blank, strict=True):
+            if is_blank:
+                results.append(empty_prediction(str(text), "empty text"))
+                continue
+            results.append(
+                self._prediction(text, proba[row], features[row] if explain else None, top)
+            )
+            row += 1
+        return results
+
+    def _prediction(self, text: str, probabilities: np.ndarray, features, top: int) -> Prediction:
+        order = np.argsort(probabilities)[::-1]
+        best, second = order[0], order[1] if len(order) > 1 else order[0]
+        label = str(self.classes[best])
+        info = self.taxonomy.label(label)
+        confidence = float(probabilities[best])
+        return Prediction(
+            text=text,
+            label=label,
+            name=info.name,
+            family=info.family,
+            confidence=confidence,
+            needs_review=needs_review(confidence, self.threshold),
+            runner_up=str(self.classes[second]),
+            runner_up_confidence=float(probabilities[second]),
+            ambiguity=self.taxonomy.ambiguous_acronyms_in(text),
+            top=tuple((str(self.classes[i]), float(probabilities[i])) for i in order[:top]),
+            explanation=None if features is None else self._explain(features, best, second),
+        )
+
+    def _explain(self, features, best: int, second: int) -> Explanation:
+        """Exact for a linear model: each word feature's tf-idf value times its class weight."""
+        coef = linear_coefficients(self.pipeline)
+        if self._word_columns is None:
+            names = feature_names(self.pipeline)
+            self._word_columns = np.array([n.startswith("words__") for n in names])
+        row = features.tocsr()
+        columns, values = row.indices, row.data
+        keep = self._word_columns[columns]
+        columns, values = columns[keep], values[keep]
+        names = feature_names(self.pipeline)
+
+        def strongest(class_index: int) -> tuple[TermWeight, ...]:
+            contributions = values * coef[class_index, columns]
+            order = np.argsort(contributions)[::-1][:EXPLANATION_TERMS]
+            return tuple(
+                TermWeight(names[columns[i]].removeprefix("words__"), float(contributions[i]))
+                for i in order
+                if contributions[i] > 0
+            )
+
+        return Explanation(strongest(best), strongest(second))

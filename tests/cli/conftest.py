@@ -1,0 +1,77 @@
+"""End-to-end fixtures: a small copy of the project trained through the real CLI."""
+
+from __future__ import annotations
+
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from outsourcing_classifier.cli import main
+from outsourcing_classifier.config import PROJECT_ROOT, Paths, load_paths
+from outsourcing_classifier.corpus import REQUIRED_COLUMNS
+
+ROWS_PER_LABEL = 120
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys, monkeypatch):
+    """Run the real ``outsourcing`` entry point in-process, as a user would from a shell."""
+
+    def invoke(*args: str, home: Path, stdin: str | None = None) -> Result:
+        monkeypatch.setenv("OUTSOURCING_HOME", str(home))
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        monkeypatch.setattr(sys, "argv", ["outsourcing", *map(str, args)])
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
+    """A project folder with the real taxonomy and examples and a small slice of the corpus."""
+    (root / "data" / "corpus").mkdir(parents=True)
+    (root / "data" / "incoming").mkdir()
+    (root / "data" / "taxonomy.yaml").write_bytes(
+        (PROJECT_ROOT / "data/taxonomy.yaml").read_bytes()
+    )
+    small = corpus.groupby("label", group_keys=False).head(ROWS_PER_LABEL)
+    small[[*REQUIRED_COLUMNS, "near_label"]].to_csv(root / "data/corpus/base.csv", index=False)
+    return load_paths(root)
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory, corpus) -> Paths:
+    """A small project trained once by ``outsourcing train``; tests copy it before changing it."""
+    root = tmp_path_factory.mktemp("trained-home")
+    paths = make_small_project(root, corpus)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OUTSOURCING_HOME", str(root))
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mp.setattr(sys, "argv", ["outsourcing", "train"])
+    try:
+        main()
+    except SystemExit as exit_:
+        assert exit_.code in (0, None)
+    finally:
+        mp.undo()
+    assert paths.champion_model.is_file()
+    return paths
