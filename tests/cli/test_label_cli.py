@@ -100,7 +100,9 @@ def test_xlsx_round_trip_keeps_types_and_never_writes_formulas(run, trained_home
 def test_formula_cells_are_neutralised_in_csv(run, trained_home, tmp_path):
     source = tmp_path / "in.csv"
     source.write_text(
-        'note,description\n=HYPERLINK("http://x"),Payroll for 300 staff\n-12.5,@SUM(A1) data entry\n',
+        "note,description\n"
+        '=HYPERLINK("http://x"),Payroll for 300 staff\n'
+        "-12.5,@SUM(A1) data entry\n",
         encoding="utf-8",
     )
     run("label", source, home=trained_home.root)
@@ -189,8 +191,8 @@ def test_bad_input_is_a_one_line_error(run, trained_home, tmp_path, setup, args,
     book.save(tmp_path / "book.xlsx")
     setup(tmp_path)
     before = {p.name: _sha(p) for p in tmp_path.iterdir()}
-    result = run("label", *[str(tmp_path / a) if a.endswith((".csv", ".xlsx")) else a for a in args],
-                 home=trained_home.root)  # fmt: skip
+    paths = [str(tmp_path / a) if a.endswith((".csv", ".xlsx")) else a for a in args]
+    result = run("label", *paths, home=trained_home.root)
     assert result.code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
