@@ -430,10 +430,14 @@ def models() -> None:
     if not versions:
         out.print("no registered versions yet: run 'outsourcing train'")
         return
-    table = Table("version", "created", "corpus digest", "test macro-F1", "aliases")
+    table = Table()
+    for column in ("version", "created (UTC)", "corpus", "test F1"):
+        table.add_column(column, overflow="fold")
+    table.add_column("aliases", no_wrap=True, min_width=len("previous-champion"))
     for v in versions:
         f1 = "" if v.test_macro_f1 is None else f"{v.test_macro_f1:.3f}"
-        table.add_row(v.version, v.created, v.corpus_digest[:12], f1, ", ".join(v.aliases))
+        created = v.created[:16].replace("T", " ")
+        table.add_row(v.version, created, v.corpus_digest[:8], f1, ", ".join(v.aliases))
     out.print(table)
 
 
