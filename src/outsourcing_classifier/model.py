@@ -71,7 +71,7 @@ def build_features(config: ModelConfig) -> FeatureUnion:
 def build_classifier(kind: str, strength: float, seed: int):
     """An uncalibrated linear classifier; ``strength`` is C (logreg, SVC) or alpha (SGD)."""
     if kind == "logreg":
-        return LogisticRegression(C=strength, max_iter=3000, random_state=seed)
+        return LogisticRegression(C=strength, max_iter=3000, tol=1e-3, random_state=seed)
     if kind == "linear_svc":
         return LinearSVC(C=strength, random_state=seed)
     if kind == "sgd":
