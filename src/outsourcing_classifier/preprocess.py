@@ -94,12 +94,12 @@ CASED_ACRONYMS: dict[str, tuple[str, ...]] = {
     "general_ledger": ("GL",),
 }
 
-if not Token.has_extension("domain_term"):
-    Token.set_extension("domain_term", default=None)
+DOMAIN_TERMS_KEY = "domain_terms"  # doc.user_data: token index -> canonical term
 
 
 class DomainPhrases:
-    """spaCy component: merge domain phrases into one token carrying ``Token._.domain_term``."""
+    """spaCy component: merge domain phrases into one token each and record its canonical term
+    in ``doc.user_data["domain_terms"]`` (token index -> term)."""
 
     def __init__(self, nlp: Language):
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -111,14 +111,18 @@ class DomainPhrases:
 
     def __call__(self, doc: Doc) -> Doc:
         matches = [*self.matcher(doc), *self.cased(doc)]
-        spans = spacy.util.filter_spans(
-            [doc[start:end] for _, start, end in matches if end > start]
-        )
+        if not matches:
+            return doc
         terms = {(start, end): doc.vocab.strings[match_id] for match_id, start, end in matches}
+        spans = spacy.util.filter_spans([doc[start:end] for _, start, end in matches])
+        found, removed = {}, 0
+        for span in sorted(spans, key=lambda s: s.start):
+            found[span.start - removed] = terms[(span.start, span.end)]
+            removed += len(span) - 1
         with doc.retokenize() as retokenizer:
             for span in spans:
-                term = terms[(span.start, span.end)]
-                retokenizer.merge(span, attrs={"_": {"domain_term": term}})
+                retokenizer.merge(span)
+        doc.user_data[DOMAIN_TERMS_KEY] = found
         return doc
 
 
@@ -138,9 +142,10 @@ def build_nlp(lang: str = "en", lemmatize: bool = True) -> Language:
 
 
 def token_form(token: Token, lemmas: dict | None) -> str | None:
-    """What one token contributes to the normalised text (``None``: dropped)."""
-    if token._.domain_term:
-        return token._.domain_term
+    """What an ordinary token contributes to the normalised text (``None``: dropped).
+
+    It depends on the token's text alone, so callers may cache it per text.
+    """
     if token.like_url:
         return "URL"
     if token.like_email:
@@ -155,6 +160,22 @@ def token_form(token: Token, lemmas: dict | None) -> str | None:
     if lemmas is None:
         return lower
     return lemmas.get(lower, lower)
+
+
+def normalise_doc(doc: Doc, lemmas: dict | None, forms: dict[int, str | None]) -> str:
+    """The normalised text of one processed doc; ``forms`` caches token forms by text id."""
+    terms = doc.user_data.get(DOMAIN_TERMS_KEY, {})
+    words = []
+    for index, token in enumerate(doc):
+        if index in terms:
+            words.append(terms[index])
+            continue
+        orth = token.orth
+        if orth not in forms:
+            forms[orth] = token_form(token, lemmas)
+        if (form := forms[orth]) is not None:
+            words.append(form)
+    return " ".join(words)
 
 
 class SpacyNormalizer(TransformerMixin, BaseEstimator):
@@ -181,8 +202,9 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
         lemmas = (
             nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup") if self.lemmatize else None
         )
+        forms: dict[int, str | None] = {}
         normalised = {
-            text: " ".join(form for token in doc if (form := token_form(token, lemmas)) is not None)
+            text: normalise_doc(doc, lemmas, forms)
             for text, doc in zip(unique, nlp.pipe(unique, batch_size=self.batch_size), strict=True)
         }
         return np.array([normalised[text] for text in texts], dtype=object)
