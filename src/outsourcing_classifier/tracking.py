@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -53,8 +54,10 @@ class VersionInfo:
 
 def connect(paths: Paths) -> MlflowClient:
     """Point MLflow at the configured store and make sure the experiment exists."""
-    for name in ("mlflow", "alembic"):  # their INFO lines about schema set-up are noise to users
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow's schema set-up lines, pip-version warning and download bars are noise to users.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(paths.tracking_uri)
     mlflow.set_registry_uri(paths.tracking_uri)
     client = MlflowClient(paths.tracking_uri, paths.tracking_uri)

@@ -1,0 +1,93 @@
+"""Speed and memory figures (printed, never asserted): training, batch labelling, cold start.
+
+Usage: python benchmarks/bench.py [--rows N]. Uses the champion in models/ (trains one if none).
+Generated files go to bench/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from outsourcing_classifier.config import ModelConfig, load_paths
+from outsourcing_classifier.corpus import read_corpus
+from outsourcing_classifier.taxonomy import load_taxonomy
+from outsourcing_classifier.train import train
+
+CLI = str(Path(sys.executable).with_name("outsourcing"))
+VENDORS = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell", "Soylent"]
+CITIES = ["Manila", "Pune", "Krakow", "Leeds", "Austin", "Cebu", "Dublin", "Bogota", "Durban"]
+
+
+def varied_texts(corpus: pd.DataFrame, rows: int, seed: int = 7) -> list[str]:
+    """About 25-word texts: two corpus texts cut and joined, plus a vendor, city and amount."""
+    rng = random.Random(seed)
+    texts = corpus["text"].tolist()
+    result = []
+    for _ in range(rows):
+        words = (rng.choice(texts) + " " + rng.choice(texts)).split()[: rng.randint(15, 30)]
+        extra = f"{rng.choice(VENDORS)} {rng.choice(CITIES)} USD {rng.randint(10, 999)}k"
+        result.append(" ".join(words) + " " + extra)
+    return result
+
+
+def child_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    args = parser.parse_args()
+    paths = load_paths()
+    taxonomy = load_taxonomy(paths.taxonomy)
+    corpus = read_corpus(paths.corpus, taxonomy)
+
+    started = time.perf_counter()
+    result = train(corpus, ModelConfig(), taxonomy)
+    training = time.perf_counter() - started
+    print(
+        f"training with cross-validation: {training:.1f} s for {result.train_rows:,} rows "
+        f"({len(result.candidates)} candidates; chose {result.kind})"
+    )
+
+    if not paths.champion_model.exists():
+        subprocess.run([CLI, "train", "--if-missing"], check=True)
+    folder = paths.root / "bench"
+    folder.mkdir(exist_ok=True)
+    source = folder / f"texts_{args.rows}.csv"
+    pd.DataFrame({"id": range(args.rows), "description": varied_texts(corpus, args.rows)}).to_csv(
+        source, index=False
+    )
+    started = time.perf_counter()
+    subprocess.run(
+        [CLI, "label", str(source), "-o", str(folder / "labeled.csv"), "--force"],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    labelling = time.perf_counter() - started
+    print(
+        f"label {args.rows:,} rows: {labelling:.1f} s, {args.rows / labelling:,.0f} rows/s "
+        f"end to end, peak memory {child_peak_mb():,.0f} MB"
+    )
+
+    cold = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(
+            [CLI, "predict", "Payroll for 300 staff"], check=True, stdout=subprocess.DEVNULL
+        )
+        cold.append(time.perf_counter() - started)
+    print(
+        f"predict one text from a cold start: {min(cold):.2f} s best of 3, {max(cold):.2f} s worst"
+    )
+
+
+if __name__ == "__main__":
+    main()
