@@ -37,5 +37,6 @@ def test_error_analysis_notebook(trained_home, monkeypatch):
     notebook = _execute("02-error-analysis.ipynb", trained_home.root, monkeypatch)
     text = _text(notebook)
     assert "test rows: macro-F1" in text
-    images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # confusion matrix and calibration plot
