@@ -58,8 +58,16 @@ def connect(paths: Paths) -> MlflowClient:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow exports the URI it is given to the environment; undo that, so the user's own
+    # MLFLOW_TRACKING_URI (or its absence) keeps deciding, also for a later project in-process.
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(paths.tracking_uri)
     mlflow.set_registry_uri(paths.tracking_uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     client = MlflowClient(paths.tracking_uri, paths.tracking_uri)
     if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
         embedded = paths.tracking_uri.startswith("sqlite:///")

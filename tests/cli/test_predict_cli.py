@@ -131,3 +131,19 @@ def test_predict_path_never_imports_mlflow(trained_home):
         env={"OUTSOURCING_HOME": str(trained_home.root), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.stdout.strip().endswith("CLEAN"), done.stderr
+
+
+def test_predict_with_a_registry_alias(run, trained_home):
+    result = run(
+        "predict", "Medical coding for a clinic", "--json",
+        "--model", "models:/outsourcing-classifier@champion", home=trained_home.root,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["label"] == "mbpo"
+
+
+def test_models_lists_the_registered_version(run, trained_home):
+    result = run("models", home=trained_home.root)
+    assert result.code == 0
+    assert "champion" in result.stdout
+    assert " 1 " in result.stdout
