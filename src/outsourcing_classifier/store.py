@@ -30,6 +30,7 @@ ALLOWED_TYPES = frozenset(
         "outsourcing_classifier.model.CompactTfidfVectorizer",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        "sklearn.calibration._TemperatureScaling",
         "sklearn.model_selection._split.StratifiedKFold",
     }
 )
