@@ -31,6 +31,16 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Model folder, .skops file or models:/ URI.")
+]
+ThresholdOption = Annotated[
+    float | None, typer.Option("--threshold", help="Review threshold (default: model's).")
+]
+SheetOption = Annotated[str | None, typer.Option("--sheet", help="XLSX sheet (default: first).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+
+
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
@@ -105,12 +115,10 @@ def train(
 @app.command()
 def evaluate(
     file: Annotated[Path, typer.Argument(help="Labelled CSV/XLSX with text and label columns.")],
-    model: Annotated[
-        str | None, typer.Option(help="Model folder, .skops file or models:/ URI.")
-    ] = None,
+    model: ModelOption = None,
     text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     label_column: Annotated[str, typer.Option(help="Column holding the true label.")] = "label",
-    sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
+    sheet: SheetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Metrics and confusion matrix of a model on any labelled file."""
@@ -172,12 +180,8 @@ def _print_prediction(p: Prediction, top: int, explain: bool, notes: dict[str, s
 @app.command()
 def predict(
     texts: Annotated[list[str], typer.Argument(help="Texts to classify, or '-' for stdin.")],
-    model: Annotated[
-        str | None, typer.Option(help="Model folder, .skops file or models:/ URI.")
-    ] = None,
-    threshold: Annotated[
-        float | None, typer.Option(help="Review threshold (default: model's).")
-    ] = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = None,
     top: Annotated[int, typer.Option(help="Show the K best labels.")] = 0,
     explain: Annotated[bool, typer.Option(help="Show the words behind the label.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
@@ -207,19 +211,15 @@ def label(
     text_column: Annotated[
         list[str] | None, typer.Option(help="Text column(s); several are joined.")
     ] = None,
-    sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
+    sheet: SheetOption = None,
     all_sheets: Annotated[
         bool, typer.Option("--all-sheets", help="Label every sheet, one output file each.")
     ] = False,
-    model: Annotated[
-        str | None, typer.Option(help="Model folder, .skops file or models:/ URI.")
-    ] = None,
-    threshold: Annotated[
-        float | None, typer.Option(help="Review threshold (default: model's).")
-    ] = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = None,
     top: Annotated[int, typer.Option(help="Add the K best labels as a column.")] = 0,
     explain: Annotated[bool, typer.Option(help="Add an explanation column.")] = False,
-    force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    force: ForceOption = False,
     summary_json: Annotated[
         Path | None, typer.Option(help="Write the summary as JSON here.")
     ] = None,
@@ -335,7 +335,7 @@ def add(
     file: Annotated[Path, typer.Argument(help="CSV/XLSX with a text and a label column.")],
     text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     label_column: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
-    sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
+    sheet: SheetOption = None,
     map_: Annotated[
         list[str] | None,
         typer.Option("--map", help="Settle an ambiguous label: RPO=recruitment_po."),
@@ -397,7 +397,7 @@ def review(
     text_column: Annotated[
         list[str] | None, typer.Option(help="Text column(s), as given to 'label'.")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    force: ForceOption = False,
 ) -> None:
     """Write the rows that need a person (lowest confidence first, ambiguous ones too)."""
     from outsourcing_classifier.label import review_queue, write_review

@@ -37,7 +37,7 @@ TEXT_HINTS = (
     "description", "scope", "service", "summary", "details", "activity", "task", "duties",
     "work", "job", "text", "title", "contract", "name",
 )  # fmt: skip
-CACHE_LIMIT = 200_000
+CACHE_LIMIT = 50_000  # distinct texts remembered; bounds memory on huge files
 SAMPLE_ROWS = 200
 
 
