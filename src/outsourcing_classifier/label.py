@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
+from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from outsourcing_classifier.predict import Prediction, Predictor, empty_prediction
@@ -143,23 +146,68 @@ def _prediction_cells(p: Prediction, top: int, explain: bool) -> list:
     return cells
 
 
-class _CachedPredictor:
-    """Predict each distinct text once (bounded memory), keeping per-row statuses."""
+_WORKER_PIPELINE = None  # the pipeline worker processes inherit when they are forked
 
-    def __init__(self, predictor: Predictor, top: int, explain: bool):
-        self.predictor, self.top, self.explain = predictor, top, explain
+
+def _probabilities(texts: list[str]) -> np.ndarray:
+    return _WORKER_PIPELINE.predict_proba(texts)
+
+
+class _ChunkPredictor:
+    """Predictions for one chunk after another: each distinct text predicted once (the cache is
+    bounded), the heavy part in forked worker processes once a file has more than one chunk."""
+
+    def __init__(self, predictor: Predictor, top: int, explain: bool, workers: int):
+        self.predictor, self.top, self.explain, self.workers = predictor, top, explain, workers
         self.cache: dict[str, Prediction] = {}
+        self.pool: ProcessPoolExecutor | None = None
+        self.chunks = 0
 
-    def __call__(self, texts: list[tuple[str, str]]) -> list[Prediction]:
-        missing = list(
-            dict.fromkeys(t for t, status in texts if status == "ok" and t not in self.cache)
-        )
+    def submit(self, texts: list[tuple[str, str]]) -> Callable[[], list[Prediction]]:
+        """Start predicting a chunk; the returned function waits for and returns the results."""
+        self.chunks += 1
+        known = {t: self.cache[t] for t, s in texts if s == "ok" and t in self.cache}
+        missing = list(dict.fromkeys(t for t, s in texts if s == "ok" and t not in known))
         if len(self.cache) + len(missing) > CACHE_LIMIT:
             self.cache.clear()
-        if missing:
-            found = self.predictor.predict(missing, top=max(self.top, 2), explain=self.explain)
-            self.cache.update(zip(missing, found, strict=True))
-        return [self.cache[t] if s == "ok" else empty_prediction(t, s) for t, s in texts]
+        top = max(self.top, 2)
+        if self.explain:  # explanations need the feature rows: predicted here, in this process
+            explained = self.predictor.predict(missing, top=top, explain=True)
+
+            def described() -> list[Prediction]:
+                return explained
+        else:
+            proba = self._start(missing)
+
+            def described() -> list[Prediction]:
+                rows = proba()
+                return [
+                    self.predictor.describe(t, r, top) for t, r in zip(missing, rows, strict=True)
+                ]
+
+        def results() -> list[Prediction]:
+            fresh = dict(zip(missing, described(), strict=True))
+            self.cache.update(fresh)
+            found = known | fresh
+            return [found[t] if s == "ok" else empty_prediction(t, s) for t, s in texts]
+
+        return results
+
+    def _start(self, texts: list[str]) -> Callable[[], np.ndarray]:
+        if not texts:
+            return lambda: np.zeros((0, len(self.predictor.classes)))
+        if self.workers > 1 and self.chunks > 1 and self.pool is None:
+            global _WORKER_PIPELINE
+            _WORKER_PIPELINE = self.predictor.pipeline
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
+        if self.pool is not None:
+            return self.pool.submit(_probabilities, texts).result
+        proba = self.predictor.pipeline.predict_proba(texts)
+        return lambda: proba
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 def label_file(
@@ -173,6 +221,7 @@ def label_file(
     force: bool = False,
     chunk_rows: int = 20_000,
     on_progress: Callable[[int], None] | None = None,
+    workers: int = 2,
 ) -> LabelSummary:
     """Label every row of ``path`` into ``output``; return the summary."""
     source = open_source(path, sheet)
@@ -202,36 +251,51 @@ def label_file(
         )
         text_columns = choose_text_columns(source.columns, sample)
     summary = LabelSummary(str(path), str(output), source.sheet, list(text_columns))
-    predict = _CachedPredictor(predictor, top, explain)
-    labels, families = Counter(), Counter()
+    predictor_of_chunks = _ChunkPredictor(predictor, top, explain, workers)
+    counts = (Counter(), Counter())
     output.parent.mkdir(parents=True, exist_ok=True)
-    with SpreadsheetWriter(
-        output, [*source.columns, *added], sheet=source.sheet or "labeled"
-    ) as writer:
-        for chunk in _chain(first, chunks):
-            texts = [row_text(values) for values in chunk[text_columns].itertuples(index=False)]
-            predictions = predict(texts)
-            cells = pd.DataFrame(
-                [_prediction_cells(p, top, explain) for p in predictions],
-                columns=added,
-                index=chunk.index,
-                dtype=object,
-            )
-            writer.write(pd.concat([chunk, cells], axis=1))
-            for p in predictions:
-                summary.rows += 1
-                if p.status != "ok":
-                    summary.without_text += 1
-                    continue
-                summary.labelled += 1
-                summary.needs_review += p.needs_review
-                summary.ambiguous += bool(p.ambiguity)
-                labels[p.label] += 1
-                families[p.family] += 1
-            if on_progress:
-                on_progress(len(chunk))
+    columns = [*source.columns, *added]
+    try:
+        with SpreadsheetWriter(output, columns, sheet=source.sheet or "labeled") as writer:
+            in_flight: deque = deque()
+            for chunk in _chain(first, chunks):
+                texts = [row_text(values) for values in chunk[text_columns].itertuples(index=False)]
+                in_flight.append((chunk, predictor_of_chunks.submit(texts)))
+                while len(in_flight) > workers:
+                    _flush(writer, in_flight, added, top, explain, summary, counts, on_progress)
+            while in_flight:
+                _flush(writer, in_flight, added, top, explain, summary, counts, on_progress)
+    finally:
+        predictor_of_chunks.close()
+    labels, families = counts
     summary.per_label, summary.per_family = dict(labels.most_common()), dict(families.most_common())
     return summary
+
+
+def _flush(writer, in_flight, added, top, explain, summary, counts, on_progress) -> None:
+    """Append the oldest chunk in flight with its prediction columns; count it in the summary."""
+    chunk, results = in_flight.popleft()
+    predictions = results()
+    cells = pd.DataFrame(
+        [_prediction_cells(p, top, explain) for p in predictions],
+        columns=added,
+        index=chunk.index,
+        dtype=object,
+    )
+    writer.write(pd.concat([chunk, cells], axis=1))
+    labels, families = counts
+    for p in predictions:
+        summary.rows += 1
+        if p.status != "ok":
+            summary.without_text += 1
+            continue
+        summary.labelled += 1
+        summary.needs_review += p.needs_review
+        summary.ambiguous += bool(p.ambiguity)
+        labels[p.label] += 1
+        families[p.family] += 1
+    if on_progress:
+        on_progress(len(chunk))
 
 
 def _chain(first: pd.DataFrame | None, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -17,12 +18,43 @@ CLASSIFIER_KINDS = ("logreg", "linear_svc", "sgd")
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):
-    """A TfidfVectorizer whose saved state holds its vocabulary as one string.
+    """A TfidfVectorizer that saves compactly and transforms ``char_wb`` features fast.
 
-    skops writes a dict entry by entry: a plain vectorizer made the model file 80 MB and took
-    seconds to load. The pruned-terms set ``stop_words_`` is for introspection only and is
-    dropped, as scikit-learn documents.
+    - Saving: skops writes a dict entry by entry, so the vocabulary is kept as one string (a plain
+      vectorizer made the model file 80 MB and took seconds to load). ``stop_words_`` is for
+      introspection only and is dropped, as scikit-learn documents.
+    - ``char_wb`` transform: a document's n-grams are the union of its words' n-grams, so each
+      distinct word is analysed once per call; the result equals scikit-learn's.
     """
+
+    def transform(self, raw_documents):
+        if self.analyzer != "char_wb" or self.binary or not hasattr(self, "vocabulary_"):
+            return super().transform(raw_documents)
+        return self._tfidf.transform(self._char_wb_counts(raw_documents), copy=False)
+
+    def _char_wb_counts(self, documents) -> sparse.csr_matrix:
+        preprocess, vocabulary = self.build_preprocessor(), self.vocabulary_
+        columns_of: dict[str, np.ndarray] = {}
+        pieces, lengths = [], []
+        for document in documents:
+            length = 0
+            for word in preprocess(self.decode(document)).split():
+                columns = columns_of.get(word)
+                if columns is None:
+                    grams = self._char_wb_ngrams(word)
+                    columns = np.array([vocabulary[g] for g in grams if g in vocabulary], np.int64)
+                    columns_of[word] = columns
+                pieces.append(columns)
+                length += len(columns)
+            lengths.append(length)
+        indices = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        counts = sparse.csr_matrix(
+            (np.ones(len(indices), dtype=self.dtype), indices, indptr),
+            shape=(len(lengths), len(vocabulary)),
+        )
+        counts.sum_duplicates()
+        return counts
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: for our classes it is the live __dict__

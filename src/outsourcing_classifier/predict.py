@@ -114,13 +114,15 @@ class Predictor:
             if is_blank:
                 results.append(empty_prediction(str(text), "empty text"))
                 continue
-            results.append(
-                self._prediction(text, proba[row], features[row] if explain else None, top)
-            )
+            results.append(self.describe(text, proba[row], top, features[row] if explain else None))
             row += 1
         return results
 
-    def _prediction(self, text: str, probabilities: np.ndarray, features, top: int) -> Prediction:
+    def describe(
+        self, text: str, probabilities: np.ndarray, top: int = 3, features=None
+    ) -> Prediction:
+        """The prediction for one text from its class probabilities (and, to explain, its
+        feature row)."""
         order = np.argsort(probabilities)[::-1]
         best, second = order[0], order[1] if len(order) > 1 else order[0]
         label = str(self.classes[best])

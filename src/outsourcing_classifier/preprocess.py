@@ -2,8 +2,8 @@
 
 ``spacy.blank("en")`` tokenises; a ``domain_phrases`` component merges the abbreviations and
 phrases of outsourcing contracts into canonical terms (A/P, RFQ, ICD-10, e-discovery, ...); the
-lookup lemmatiser from spacy-lookups-data lemmatises the rest. Numbers, money, e-mails and URLs
-become placeholders; stop words and punctuation go.
+lookup lemmatiser's table from spacy-lookups-data lemmatises the rest, lower-cased. Numbers,
+money, e-mails and URLs become placeholders; stop words and punctuation go.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from collections.abc import Iterable
 import numpy as np
 import spacy
 from sklearn.base import BaseEstimator, TransformerMixin
+from spacy.attrs import ORTH
 from spacy.language import Language
+from spacy.lookups import Table, load_lookups
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Token
 
@@ -131,14 +133,21 @@ def make_domain_phrases(nlp: Language, name: str) -> DomainPhrases:
     return DomainPhrases(nlp)
 
 
-def build_nlp(lang: str = "en", lemmatize: bool = True) -> Language:
-    """``spacy.blank(lang)`` + domain phrases (+ the lookup lemmatiser); nothing downloaded."""
+def build_nlp(lang: str = "en") -> Language:
+    """``spacy.blank(lang)`` + the domain-phrase component; nothing downloaded."""
     nlp = spacy.blank(lang)
     nlp.add_pipe("domain_phrases")
-    if lemmatize:
-        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
     return nlp
+
+
+def load_lemmas(lang: str = "en") -> Table:
+    """The lookup lemmatiser's table from spacy-lookups-data (word -> lemma).
+
+    We apply it to lower-cased tokens ourselves: spaCy's lookup lemmatiser looks words up as
+    written, so "Drafting" would stay "Drafting", and running it costs half the pipeline's time.
+    """
+    return load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
 
 
 def token_form(token: Token, lemmas: dict | None) -> str | None:
@@ -163,19 +172,25 @@ def token_form(token: Token, lemmas: dict | None) -> str | None:
 
 
 def normalise_doc(doc: Doc, lemmas: dict | None, forms: dict[int, str | None]) -> str:
-    """The normalised text of one processed doc; ``forms`` caches token forms by text id."""
+    """The normalised text of one processed doc; ``forms`` caches token forms by text id.
+
+    Token ids are read as one array: building a Token object per token costs more than the rest.
+    """
     terms = doc.user_data.get(DOMAIN_TERMS_KEY, {})
     words = []
-    for index, token in enumerate(doc):
+    for index, orth in enumerate(doc.to_array(ORTH).tolist()):
         if index in terms:
             words.append(terms[index])
             continue
-        orth = token.orth
-        if orth not in forms:
-            forms[orth] = token_form(token, lemmas)
-        if (form := forms[orth]) is not None:
+        form = forms.get(orth, _UNSEEN)
+        if form is _UNSEEN:
+            form = forms[orth] = token_form(doc[index], lemmas)
+        if form is not None:
             words.append(form)
     return " ".join(words)
+
+
+_UNSEEN = object()
 
 
 class SpacyNormalizer(TransformerMixin, BaseEstimator):
@@ -199,9 +214,7 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
         texts = self._as_texts(X)
         unique = list(dict.fromkeys(texts))  # repeated texts are processed once
         nlp = self._pipeline()
-        lemmas = (
-            nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup") if self.lemmatize else None
-        )
+        lemmas = self._lemmas if self.lemmatize else None
         forms: dict[int, str | None] = {}
         normalised = {
             text: normalise_doc(doc, lemmas, forms)
@@ -211,7 +224,8 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
 
     def _pipeline(self) -> Language:
         if getattr(self, "_nlp", None) is None:
-            self._nlp = build_nlp(self.lang, self.lemmatize)
+            self._nlp = build_nlp(self.lang)
+            self._lemmas = load_lemmas(self.lang) if self.lemmatize else None
         return self._nlp
 
     @staticmethod
@@ -228,6 +242,7 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: for our classes it is the live __dict__
         state.pop("_nlp", None)
+        state.pop("_lemmas", None)
         return state
 
     def __sklearn_tags__(self):

@@ -226,3 +226,24 @@ def test_all_sheets_writes_one_file_per_sheet(run, trained_home, tmp_path):
     medical = openpyxl.load_workbook(tmp_path / "book.Medical.labeled.xlsx").active
     assert hr["B2"].value == "hro"
     assert medical["B2"].value == "mbpo"
+
+
+def test_parallel_chunks_give_the_same_file_as_serial(trained_home, taxonomy, tmp_path):
+    from outsourcing_classifier.label import label_file
+    from outsourcing_classifier.predict import Predictor
+    from outsourcing_classifier.store import load_model
+
+    texts = ["Payroll for 300 staff", "ICD-10 coding", "", "Cleaning of offices", "Raise POs"] * 5
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"description": texts, "n": range(len(texts))}).to_csv(source, index=False)
+    predictor = Predictor(load_model(trained_home.models).pipeline, taxonomy)
+    progress = []
+    serial = label_file(source, predictor, tmp_path / "serial.csv", chunk_rows=4, workers=1)
+    parallel = label_file(
+        source, predictor, tmp_path / "parallel.csv", chunk_rows=4, workers=2,
+        on_progress=progress.append,
+    )  # fmt: skip
+    assert (tmp_path / "serial.csv").read_bytes() == (tmp_path / "parallel.csv").read_bytes()
+    assert serial.as_dict() | {"output": ""} == parallel.as_dict() | {"output": ""}
+    assert sum(progress) == len(texts) and len(progress) == 7  # 25 rows in chunks of 4
+    assert parallel.per_label == {"hro": 5, "mbpo": 5, "other": 5, "procurement_bpo": 5}

@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from outsourcing_classifier.preprocess import SpacyNormalizer, build_nlp
+from outsourcing_classifier.preprocess import SpacyNormalizer, build_nlp, load_lemmas
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,17 @@ def test_two_dimensional_single_column_is_accepted(normaliser):
 
 def test_spacy_pipeline_has_the_domain_component_and_no_downloaded_model():
     nlp = build_nlp()
-    assert nlp.pipe_names == ["domain_phrases", "lemmatizer"]
+    assert nlp.pipe_names == ["domain_phrases"]
     assert nlp.meta["name"] == "pipeline"  # a blank pipeline, nothing loaded from a package
+
+
+def test_lemmas_come_from_spacy_lookups_data():
+    lemmas = load_lemmas()
+    assert (lemmas["screened"], lemmas["invoices"], lemmas["agreements"]) == (
+        "screen",
+        "invoice",
+        "agreement",
+    )
 
 
 @pytest.mark.parametrize(
