@@ -180,10 +180,7 @@ class _ChunkPredictor:
             proba = self._start(missing)
 
             def described() -> list[Prediction]:
-                rows = proba()
-                return [
-                    self.predictor.describe(t, r, top) for t, r in zip(missing, rows, strict=True)
-                ]
+                return self.predictor.describe(missing, proba(), top) if missing else []
 
         def results() -> list[Prediction]:
             fresh = dict(zip(missing, described(), strict=True))

@@ -34,24 +34,20 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def _char_wb_counts(self, documents) -> sparse.csr_matrix:
         preprocess, vocabulary = self.build_preprocessor(), self.vocabulary_
-        columns_of: dict[str, np.ndarray] = {}
-        pieces, lengths = [], []
+        columns_of: dict[str, list[int]] = {}
+        indices: list[int] = []
+        indptr = [0]
         for document in documents:
-            length = 0
             for word in preprocess(self.decode(document)).split():
                 columns = columns_of.get(word)
                 if columns is None:
                     grams = self._char_wb_ngrams(word)
-                    columns = np.array([vocabulary[g] for g in grams if g in vocabulary], np.int64)
-                    columns_of[word] = columns
-                pieces.append(columns)
-                length += len(columns)
-            lengths.append(length)
-        indices = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+                    columns = columns_of[word] = [vocabulary[g] for g in grams if g in vocabulary]
+                indices.extend(columns)
+            indptr.append(len(indices))
         counts = sparse.csr_matrix(
-            (np.ones(len(indices), dtype=self.dtype), indices, indptr),
-            shape=(len(lengths), len(vocabulary)),
+            (np.ones(len(indices), dtype=self.dtype), np.array(indices, np.int64), indptr),
+            shape=(len(indptr) - 1, len(vocabulary)),
         )
         counts.sum_duplicates()
         return counts

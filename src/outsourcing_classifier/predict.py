@@ -103,44 +103,52 @@ class Predictor:
 
     def predict(self, texts: list[str], top: int = 3, explain: bool = False) -> list[Prediction]:
         """One prediction per text; blank texts get an unlabelled row with a status."""
-        blank = [not str(t).strip() for t in texts]
-        filled = [str(t) for t, b in zip(texts, blank, strict=True) if not b]
+        filled = [str(t) for t in texts if str(t).strip()]
+        described = iter([])
         if filled:
             normalised = self.pipeline.named_steps["normalise"].transform(filled)
             features = self.pipeline.named_steps["features"].transform(normalised)
             proba = self.pipeline.named_steps["classify"].predict_proba(features)
-        results, row = [], 0
-        for text, is_blank in zip(texts, blank, strict=True):
-            if is_blank:
-                results.append(empty_prediction(str(text), "empty text"))
-                continue
-            results.append(self.describe(text, proba[row], top, features[row] if explain else None))
-            row += 1
-        return results
+            described = iter(self.describe(filled, proba, top, features if explain else None))
+        return [
+            next(described) if str(t).strip() else empty_prediction(str(t), "empty text")
+            for t in texts
+        ]
 
     def describe(
-        self, text: str, probabilities: np.ndarray, top: int = 3, features=None
-    ) -> Prediction:
-        """The prediction for one text from its class probabilities (and, to explain, its
-        feature row)."""
-        order = np.argsort(probabilities)[::-1]
-        best, second = order[0], order[1] if len(order) > 1 else order[0]
-        label = str(self.classes[best])
-        info = self.taxonomy.label(label)
-        confidence = float(probabilities[best])
-        return Prediction(
-            text=text,
-            label=label,
-            name=info.name,
-            family=info.family,
-            confidence=confidence,
-            needs_review=needs_review(confidence, self.threshold),
-            runner_up=str(self.classes[second]),
-            runner_up_confidence=float(probabilities[second]),
-            ambiguity=self.taxonomy.ambiguous_acronyms_in(text),
-            top=tuple((str(self.classes[i]), float(probabilities[i])) for i in order[:top]),
-            explanation=None if features is None else self._explain(features, best, second),
-        )
+        self, texts: list[str], proba: np.ndarray, top: int = 3, features=None
+    ) -> list[Prediction]:
+        """Predictions from class probabilities (one row per text); with ``features``, explained."""
+        ranks = max(top, 2)
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :ranks]
+        ranked = np.take_along_axis(proba, order, axis=1).tolist()
+        labels = [str(c) for c in self.classes]
+        info = {label: self.taxonomy.label(label) for label in labels}
+        results = []
+        for row, (text, columns, probabilities) in enumerate(
+            zip(texts, order.tolist(), ranked, strict=True)
+        ):
+            label, runner_up = labels[columns[0]], labels[columns[1]]
+            results.append(
+                Prediction(
+                    text=text,
+                    label=label,
+                    name=info[label].name,
+                    family=info[label].family,
+                    confidence=probabilities[0],
+                    needs_review=needs_review(probabilities[0], self.threshold),
+                    runner_up=runner_up,
+                    runner_up_confidence=probabilities[1],
+                    ambiguity=self.taxonomy.ambiguous_acronyms_in(text),
+                    top=tuple(
+                        zip([labels[c] for c in columns[:top]], probabilities[:top], strict=True)
+                    ),
+                    explanation=None
+                    if features is None
+                    else self._explain(features[row], columns[0], columns[1]),
+                )
+            )
+        return results
 
     def _explain(self, features, best: int, second: int) -> Explanation:
         """Exact for a linear model: each word feature's tf-idf value times its class weight."""
