@@ -216,7 +216,7 @@ def label_file(
     top: int = 0,
     explain: bool = False,
     force: bool = False,
-    chunk_rows: int = 20_000,
+    chunk_rows: int = 10_000,
     on_progress: Callable[[int], None] | None = None,
     workers: int = 2,
 ) -> LabelSummary:
