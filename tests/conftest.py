@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from outsourcing_classifier.config import PROJECT_ROOT, Paths, load_paths
@@ -25,15 +22,6 @@ def taxonomy(project_paths: Paths) -> Taxonomy:
 @pytest.fixture(scope="session")
 def corpus(project_paths: Paths, taxonomy: Taxonomy):
     return read_corpus(project_paths.corpus, taxonomy)
-
-
-def copy_project(destination: Path) -> Paths:
-    """A throwaway copy of the project's data (taxonomy, corpus, examples) in ``destination``."""
-    shutil.copytree(
-        PROJECT_ROOT / "data", destination / "data", ignore=shutil.ignore_patterns("incoming")
-    )
-    (destination / "data" / "incoming").mkdir()
-    return load_paths(destination)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT_NAME = "outsourcing-classifier"
 REGISTERED_MODEL_NAME = "outsourcing-classifier"
+MODEL_FILE = "champion.skops"
+MANIFEST_FILE = "manifest.json"
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
 
@@ -67,11 +69,11 @@ class Paths:
 
     @property
     def champion_model(self) -> Path:
-        return self.models / "champion.skops"
+        return self.models / MODEL_FILE
 
     @property
     def champion_manifest(self) -> Path:
-        return self.models / "manifest.json"
+        return self.models / MANIFEST_FILE
 
     @property
     def mlflow_db(self) -> Path:

@@ -19,8 +19,8 @@ from pathlib import Path
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
-MODEL_FILE = "champion.skops"
-MANIFEST_FILE = "manifest.json"
+from outsourcing_classifier.config import MANIFEST_FILE, MODEL_FILE
+
 MANIFEST_FORMAT = 1
 REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
 # Every type our pipeline holds that skops does not trust by default.
