@@ -13,12 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from outsourcing_classifier.config import GateConfig, ModelConfig, Paths, load_paths
-from outsourcing_classifier.corpus import CorpusError, corpus_stats, read_corpus
-from outsourcing_classifier.label import LabelError
-from outsourcing_classifier.predict import Prediction, Predictor
-from outsourcing_classifier.spreadsheet import SpreadsheetError
-from outsourcing_classifier.store import ModelFileError, load_model
+from outsourcing_classifier.config import (
+    GateConfig,
+    ModelConfig,
+    Paths,
+    UserFacingError,
+    load_paths,
+)
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 
 app = typer.Typer(
@@ -41,11 +42,8 @@ SheetOption = Annotated[str | None, typer.Option("--sheet", help="XLSX sheet (de
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
-
-
-USER_ERRORS = (UserError, TaxonomyError, CorpusError, ModelFileError, SpreadsheetError, LabelError)
+class UserError(UserFacingError):
+    """A problem with the command line itself."""
 
 
 def _context() -> tuple[Paths, Taxonomy]:
@@ -55,6 +53,9 @@ def _context() -> tuple[Paths, Taxonomy]:
 
 def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: float | None):
     """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI."""
+    from outsourcing_classifier.predict import Predictor
+    from outsourcing_classifier.store import load_model
+
     if model and model.startswith("models:/"):
         from outsourcing_classifier import tracking  # only this path needs mlflow
 
@@ -69,6 +70,8 @@ def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: f
 @app.command("corpus-stats")
 def corpus_stats_command() -> None:
     """Counts per label, register and origin; lengths; near-duplicate rate; template share."""
+    from outsourcing_classifier.corpus import corpus_stats, read_corpus
+
     paths, taxonomy = _context()
     corpus = read_corpus(paths.corpus, taxonomy)
     stats = corpus_stats(corpus)
@@ -108,7 +111,7 @@ def train(
     if if_missing and paths.champion_model.exists():
         out.print(f"model exists: {paths.champion_model} (use 'outsourcing train' to retrain)")
         return
-    report = _lifecycle_call(lambda m: m.train_new, paths, ModelConfig(), taxonomy)
+    report = _lifecycle().train_new(paths, ModelConfig(), taxonomy)
     out.print(report.text(), markup=False)
 
 
@@ -162,7 +165,7 @@ def evaluate(
     out.print(matrix)
 
 
-def _print_prediction(p: Prediction, top: int, explain: bool, notes: dict[str, str]) -> None:
+def _print_prediction(p, top: int, explain: bool, notes: dict[str, str]) -> None:
     if p.status != "ok":
         out.print(f"-  ({p.status})")
         return
@@ -377,10 +380,10 @@ def retrain(
     """Train a challenger; promote it only if it is not worse than the champion."""
     paths, taxonomy = _context()
     if ingest:
-        for name, outcome in _lifecycle_call(lambda m: m.ingest_incoming, paths, taxonomy):
+        for name, outcome in _lifecycle().ingest_incoming(paths, taxonomy):
             out.print(f"incoming {name}: {outcome}", markup=False)
-    report = _lifecycle_call(
-        lambda m: m.retrain, paths, taxonomy, ModelConfig(), GateConfig(), if_changed, force
+    report = _lifecycle().retrain(
+        paths, taxonomy, ModelConfig(), GateConfig(), if_changed=if_changed, force=force
     )
     out.print(report.message, markup=False)
     if report.status == "refused":
@@ -411,13 +414,11 @@ def review(
     out.print("fill in corrected_label, then: outsourcing add " + str(target), markup=False)
 
 
-def _lifecycle_call(function, *args):
+def _lifecycle():
+    """The lifecycle stage, imported only by the commands that need it (it imports mlflow)."""
     from outsourcing_classifier import retrain as lifecycle
 
-    try:
-        return function(lifecycle)(*args)
-    except lifecycle.LifecycleError as error:
-        raise UserError(str(error)) from error
+    return lifecycle
 
 
 @app.command()
@@ -447,7 +448,7 @@ def promote(
 ) -> None:
     """Make a registered version the champion and export it to models/."""
     paths = load_paths()
-    _lifecycle_call(lambda m: m.promote, paths, version)
+    _lifecycle().promote(paths, version)
     out.print(f"version {version} is the champion (models/ export verified)")
 
 
@@ -455,7 +456,7 @@ def promote(
 def rollback() -> None:
     """Make the previous champion the champion again."""
     paths = load_paths()
-    version = _lifecycle_call(lambda m: m.rollback, paths)
+    version = _lifecycle().rollback(paths)
     out.print(f"rolled back: version {version} is the champion (models/ export verified)")
 
 
@@ -483,7 +484,7 @@ def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
         app()
-    except USER_ERRORS as error:
+    except UserFacingError as error:
         err.print(f"error: {error}", markup=False)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -19,6 +19,13 @@ CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
 
 
+class UserFacingError(ValueError):
+    """A problem with the user's files, labels or models: the CLI prints it as one line, exit 2.
+
+    Every stage's error type derives from it, so the CLI need not import the stages to catch them.
+    """
+
+
 @dataclass(frozen=True)
 class Paths:
     """The folders and files of one installation, all below ``root``."""

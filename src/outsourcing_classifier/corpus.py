@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from outsourcing_classifier.config import UserFacingError
 from outsourcing_classifier.taxonomy import Taxonomy
 
 REQUIRED_COLUMNS = ("text", "label", "register", "origin", "source")
@@ -32,7 +33,7 @@ NEAR_DUPLICATE_JACCARD = 0.8
 TEST_PERCENT = 20
 
 
-class CorpusError(ValueError):
+class CorpusError(UserFacingError):
     """A corpus file is unreadable or breaks the schema; the message names file and row."""
 
 

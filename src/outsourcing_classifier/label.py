@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from outsourcing_classifier.config import UserFacingError
 from outsourcing_classifier.predict import Prediction, Predictor, empty_prediction
 from outsourcing_classifier.spreadsheet import (
     SpreadsheetWriter,
@@ -44,7 +45,7 @@ CACHE_LIMIT = 50_000  # distinct texts remembered; bounds memory on huge files
 SAMPLE_ROWS = 200
 
 
-class LabelError(ValueError):
+class LabelError(UserFacingError):
     """The labelling request cannot be carried out; the message names file and column."""
 
 

@@ -17,6 +17,7 @@ from outsourcing_classifier.config import (
     GateConfig,
     ModelConfig,
     Paths,
+    UserFacingError,
 )
 from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
 from outsourcing_classifier.evaluate import Metrics, compute_metrics
@@ -26,7 +27,7 @@ from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
 from outsourcing_classifier.train import TrainResult, train
 
 
-class LifecycleError(ValueError):
+class LifecycleError(UserFacingError):
     """A lifecycle step cannot be done (no champion, unknown version, ...)."""
 
 

@@ -30,6 +30,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from outsourcing_classifier.config import UserFacingError
+
 FORMATS = ("csv", "tsv", "xlsx", "parquet")
 XLSX_MAX_ROWS = 1_048_576  # including the header row
 XLSX_MAX_CELL_CHARS = 32_767
@@ -42,7 +44,7 @@ NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 SNIFF_CHARS = 64 * 1024
 
 
-class SpreadsheetError(ValueError):
+class SpreadsheetError(UserFacingError):
     """A spreadsheet cannot be read or written; the message is one line for the user."""
 
 

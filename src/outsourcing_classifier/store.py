@@ -19,7 +19,7 @@ from pathlib import Path
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
-from outsourcing_classifier.config import MANIFEST_FILE, MODEL_FILE
+from outsourcing_classifier.config import MANIFEST_FILE, MODEL_FILE, UserFacingError
 
 MANIFEST_FORMAT = 1
 REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
@@ -37,7 +37,7 @@ ALLOWED_TYPES = frozenset(
 LIBRARIES = ("scikit-learn", "spacy", "spacy-lookups-data", "skops", "numpy", "scipy", "mlflow")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserFacingError):
     """A model file is missing, foreign, tampered with, or of a refused format."""
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from outsourcing_classifier.config import UserFacingError
 
-class TaxonomyError(ValueError):
+
+class TaxonomyError(UserFacingError):
     """The taxonomy file is malformed, or a label string cannot be resolved."""
 
 

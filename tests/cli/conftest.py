@@ -14,7 +14,7 @@ from outsourcing_classifier.cli import main
 from outsourcing_classifier.config import PROJECT_ROOT, Paths, load_paths
 from outsourcing_classifier.corpus import REQUIRED_COLUMNS
 
-ROWS_PER_LABEL = 120
+ROWS_PER_LABEL = 250
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
     (root / "data" / "taxonomy.yaml").write_bytes(
         (PROJECT_ROOT / "data/taxonomy.yaml").read_bytes()
     )
-    small = corpus.groupby("label", group_keys=False).head(ROWS_PER_LABEL)
+    small = corpus.groupby("label", group_keys=False).sample(ROWS_PER_LABEL, random_state=0)
     small[[*REQUIRED_COLUMNS, "near_label"]].to_csv(root / "data/corpus/base.csv", index=False)
     return load_paths(root)
 
