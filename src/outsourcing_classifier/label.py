@@ -156,17 +156,15 @@ def _probabilities(texts: list[str]) -> np.ndarray:
 
 class _ChunkPredictor:
     """Predictions for one chunk after another: each distinct text predicted once (the cache is
-    bounded), the heavy part in forked worker processes once a file has more than one chunk."""
+    bounded), the heavy part in forked worker processes when ``workers`` > 1."""
 
     def __init__(self, predictor: Predictor, top: int, explain: bool, workers: int):
         self.predictor, self.top, self.explain, self.workers = predictor, top, explain, workers
         self.cache: dict[str, Prediction] = {}
         self.pool: ProcessPoolExecutor | None = None
-        self.chunks = 0
 
     def submit(self, texts: list[tuple[str, str]]) -> Callable[[], list[Prediction]]:
         """Start predicting a chunk; the returned function waits for and returns the results."""
-        self.chunks += 1
         known = {t: self.cache[t] for t, s in texts if s == "ok" and t in self.cache}
         missing = list(dict.fromkeys(t for t, s in texts if s == "ok" and t not in known))
         if len(self.cache) + len(missing) > CACHE_LIMIT:
@@ -194,7 +192,7 @@ class _ChunkPredictor:
     def _start(self, texts: list[str]) -> Callable[[], np.ndarray]:
         if not texts:
             return lambda: np.zeros((0, len(self.predictor.classes)))
-        if self.workers > 1 and self.chunks > 1 and self.pool is None:
+        if self.workers > 1 and self.pool is None:
             global _WORKER_PIPELINE
             _WORKER_PIPELINE = self.predictor.pipeline
             self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
@@ -249,7 +247,8 @@ def label_file(
         )
         text_columns = choose_text_columns(source.columns, sample)
     summary = LabelSummary(str(path), str(output), source.sheet, list(text_columns))
-    predictor_of_chunks = _ChunkPredictor(predictor, top, explain, workers)
+    more_chunks = first is not None and len(first) == chunk_rows  # else no worker is worth forking
+    predictor_of_chunks = _ChunkPredictor(predictor, top, explain, workers if more_chunks else 1)
     counts = (Counter(), Counter())
     output.parent.mkdir(parents=True, exist_ok=True)
     columns = [*source.columns, *added]
