@@ -20,7 +20,7 @@ from outsourcing_classifier.config import (
     UserFacingError,
     load_paths,
 )
-from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from outsourcing_classifier.taxonomy import Taxonomy, load_taxonomy
 
 app = typer.Typer(
     add_completion=False,
@@ -125,28 +125,17 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Metrics and confusion matrix of a model on any labelled file."""
+    from outsourcing_classifier.corpus import read_examples
     from outsourcing_classifier.evaluate import classification_report_text, compute_metrics
-    from outsourcing_classifier.spreadsheet import open_source, read_chunks
 
     paths, taxonomy = _context()
-    source = open_source(file, sheet)
-    for column in (text_column, label_column):
-        if column not in source.columns:
-            raise UserError(
-                f"{file}: no column {column!r}; columns are: {', '.join(source.columns)}"
-            )
-    texts, labels = [], []
-    for chunk in read_chunks(source):
-        for row, text, label in zip(
-            chunk.index, chunk[text_column], chunk[label_column], strict=True
-        ):
-            try:
-                labels.append(taxonomy.resolve(str(label)))
-            except TaxonomyError as error:
-                raise UserError(f"{file}: row {row + 2}: {error}") from error
-            texts.append("" if text is None else str(text))
-    if not texts:
+    examples, _, refused = read_examples(file, taxonomy, text_column, label_column, sheet=sheet)
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise UserError(f"{file}: {refused[0]}{more}")
+    if examples.empty:
         raise UserError(f"{file}: no rows to evaluate")
+    texts, labels = examples["text"].tolist(), examples["label"].tolist()
     predictor = _predictor(model, paths, taxonomy, None)
     proba = predictor.pipeline.predict_proba(texts)
     predicted = predictor.classes[proba.argmax(axis=1)]

@@ -5,7 +5,8 @@ Loads only the exported model (``store``); this path never imports mlflow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -95,7 +96,6 @@ class Predictor:
     pipeline: Pipeline
     taxonomy: Taxonomy
     threshold: float = DEFAULT_REVIEW_THRESHOLD
-    _word_columns: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def classes(self) -> np.ndarray:
@@ -150,17 +150,19 @@ class Predictor:
             )
         return results
 
+    @cached_property
+    def _word_features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Feature names, which of them are word features, and the linear weights: read once."""
+        names = feature_names(self.pipeline)
+        is_word = np.array([n.startswith("words__") for n in names])
+        return names, is_word, linear_coefficients(self.pipeline)
+
     def _explain(self, features, best: int, second: int) -> Explanation:
         """Exact for a linear model: each word feature's tf-idf value times its class weight."""
-        coef = linear_coefficients(self.pipeline)
-        if self._word_columns is None:
-            names = feature_names(self.pipeline)
-            self._word_columns = np.array([n.startswith("words__") for n in names])
+        names, is_word, coef = self._word_features
         row = features.tocsr()
-        columns, values = row.indices, row.data
-        keep = self._word_columns[columns]
-        columns, values = columns[keep], values[keep]
-        names = feature_names(self.pipeline)
+        keep = is_word[row.indices]
+        columns, values = row.indices[keep], row.data[keep]
 
         def strongest(class_index: int) -> tuple[TermWeight, ...]:
             contributions = values * coef[class_index, columns]

@@ -191,6 +191,21 @@ def test_add_map_dry_run_duplicates_and_conflicts(run, home, tmp_path):
     assert "would add 1 row(s) (recruitment_po 1); skipped 1" in result.stdout
     assert not home.added_examples.exists()
 
+    train_other = next(label for label in ("hro", "mbpo") if label != train_row["label"])
+    relabel_train = tmp_path / "train.csv"
+    pd.DataFrame({"text": [train_row["text"]], "label": [train_other]}).to_csv(
+        relabel_train, index=False
+    )
+    result = run("add", relabel_train, home=home.root)
+    assert result.code == 2
+    assert "conflicts with the corpus" in result.stderr and "--prefer-new" in result.stderr
+    assert not home.added_examples.exists()
+    assert run("add", relabel_train, "--prefer-new", home=home.root).code == 0
+    corrected = read_corpus(home.corpus, load_taxonomy(home.taxonomy))
+    row = corrected[corrected["key"] == train_row["key"]].iloc[0]
+    assert (row["label"], row["split"]) == (train_other, "train")
+    assert pd.read_csv(home.added_examples)["origin"].tolist() == ["correction"]
+
     relabel_test = tmp_path / "test.csv"
     pd.DataFrame({"text": [test_row["text"]], "label": [other]}).to_csv(relabel_test, index=False)
     result = run("add", relabel_test, "--prefer-new", home=home.root)
@@ -198,7 +213,7 @@ def test_add_map_dry_run_duplicates_and_conflicts(run, home, tmp_path):
     assert "would relabel a frozen test row" in result.stderr
     result = run("add", relabel_test, "--edit-test", home=home.root)
     assert result.code == 0
-    assert pd.read_csv(home.added_examples)["origin"].tolist() == ["test-edit"]
+    assert pd.read_csv(home.added_examples)["origin"].tolist() == ["correction", "test-edit"]
     relabelled = read_corpus(home.corpus, load_taxonomy(home.taxonomy))
     row = relabelled[relabelled["key"] == test_row["key"]].iloc[0]
     assert (row["label"], row["split"]) == (other, "test")

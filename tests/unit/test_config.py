@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from outsourcing_classifier.config import PROJECT_ROOT, load_paths
 
 
@@ -37,4 +35,3 @@ def test_tracking_uri_follows_the_environment(monkeypatch, tmp_path):
 def test_loading_paths_touches_no_disk(tmp_path):
     load_paths(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
-    assert isinstance(load_paths(Path()).root, Path)
