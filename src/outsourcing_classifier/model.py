@@ -24,7 +24,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
       vectorizer made the model file 80 MB and took seconds to load). ``stop_words_`` is for
       introspection only and is dropped, as scikit-learn documents.
     - ``char_wb`` transform: a document's n-grams are the union of its words' n-grams, so each
-      distinct word is analysed once per call; the result equals scikit-learn's.
+      distinct word is analysed once per call and the counts are one sparse product; the
+      result equals scikit-learn's.
     """
 
     def transform(self, raw_documents):
@@ -33,24 +34,29 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return self._tfidf.transform(self._char_wb_counts(raw_documents), copy=False)
 
     def _char_wb_counts(self, documents) -> sparse.csr_matrix:
+        """Documents x words (how often each distinct word occurs) times words x n-grams."""
         preprocess, vocabulary = self.build_preprocessor(), self.vocabulary_
-        columns_of: dict[str, list[int]] = {}
-        indices: list[int] = []
-        indptr = [0]
+        word_ids: dict[str, int] = {}
+        words_of_documents: list[int] = []
+        document_ends = [0]
         for document in documents:
             for word in preprocess(self.decode(document)).split():
-                columns = columns_of.get(word)
-                if columns is None:
-                    grams = self._char_wb_ngrams(word)
-                    columns = columns_of[word] = [vocabulary[g] for g in grams if g in vocabulary]
-                indices.extend(columns)
-            indptr.append(len(indices))
-        counts = sparse.csr_matrix(
-            (np.ones(len(indices), dtype=self.dtype), np.array(indices, np.int64), indptr),
-            shape=(len(indptr) - 1, len(vocabulary)),
+                words_of_documents.append(word_ids.setdefault(word, len(word_ids)))
+            document_ends.append(len(words_of_documents))
+        grams: list[int] = []
+        word_ends = [0]
+        for word in word_ids:
+            grams.extend(vocabulary[g] for g in self._char_wb_ngrams(word) if g in vocabulary)
+            word_ends.append(len(grams))
+        documents_by_words = sparse.csr_matrix(
+            (np.ones(len(words_of_documents), self.dtype), words_of_documents, document_ends),
+            shape=(len(document_ends) - 1, len(word_ids)),
         )
-        counts.sum_duplicates()
-        return counts
+        words_by_grams = sparse.csr_matrix(
+            (np.ones(len(grams), self.dtype), grams, word_ends),
+            shape=(len(word_ids), len(vocabulary)),
+        )
+        return (documents_by_words @ words_by_grams).tocsr()
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: for our classes it is the live __dict__

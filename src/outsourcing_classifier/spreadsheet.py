@@ -219,11 +219,10 @@ def read_chunks(source: Source, chunk_rows: int = 50_000) -> Iterator[pd.DataFra
     """Stream the data rows; the index is the 0-based data-row number across the whole file."""
     readers = {"xlsx": _xlsx_rows, "parquet": _parquet_rows}
     rows = readers.get(source.format, _text_rows)(source)
-    dtype = str if source.format in ("csv", "tsv") else object
     start = 0
     while chunk := list(islice(rows, chunk_rows)):
         index = pd.RangeIndex(start, start + len(chunk))
-        frame = pd.DataFrame(chunk, index=index, columns=range(len(source.columns)), dtype=dtype)
+        frame = pd.DataFrame(chunk, index=index, columns=range(len(source.columns)), dtype=object)
         frame.columns = list(source.columns)  # set afterwards: duplicate names are kept
         yield frame
         start += len(chunk)
@@ -261,6 +260,12 @@ def _neutralise(text: str) -> str:
     if text.startswith(FORMULA_STARTS) and not NUMBER_RE.fullmatch(text):
         return "'" + text
     return text
+
+
+def _csv_column(values: list) -> list[str]:
+    """One column's cells as CSV text: missing values empty, formulas neutralised."""
+    cells = [v if type(v) is str else "" if _is_missing(v) else _text(v) for v in values]
+    return [_neutralise(c) if c[:1] in FORMULA_STARTS else c for c in cells]
 
 
 class SpreadsheetWriter:
@@ -326,9 +331,8 @@ class SpreadsheetWriter:
             raise _error(self.path, f"{too_many}; write CSV or Parquet instead")
         rows = chunk.itertuples(index=False, name=None)
         if self._csv is not None:
-            self._csv.writerows(
-                [_neutralise("" if _is_missing(v) else _text(v)) for v in row] for row in rows
-            )
+            columns = [_csv_column(chunk.iloc[:, i].tolist()) for i in range(len(self.columns))]
+            self._csv.writerows(zip(*columns, strict=True))
         elif self._sheet is not None:
             for number, row in enumerate(rows, start=self._rows + 2):
                 self._sheet.append([self._xlsx_cell(v, number, i) for i, v in enumerate(row)])

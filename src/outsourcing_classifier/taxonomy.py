@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -67,13 +68,18 @@ class Taxonomy:
                 return label.id
         raise TaxonomyError(f"unknown label {value!r}; label ids are: {', '.join(self.ids)}")
 
+    @cached_property
+    def _acronym_pattern(self) -> re.Pattern:
+        acronyms = "|".join(re.escape(a) for a in self.ambiguous_text_acronyms)
+        return re.compile(rf"(?<![A-Za-z0-9])({acronyms})s?(?![A-Za-z0-9])", re.I)
+
     def ambiguous_acronyms_in(self, text: str) -> tuple[str, ...]:
         """The ambiguous acronyms (e.g. RPO, LPO) that ``text`` uses as whole words."""
-        return tuple(
-            acronym
-            for acronym in self.ambiguous_text_acronyms
-            if re.search(rf"(?<![A-Za-z0-9]){re.escape(acronym)}s?(?![A-Za-z0-9])", text, re.I)
-        )
+        lowered = text.lower()
+        if not any(a.lower() in lowered for a in self.ambiguous_text_acronyms):
+            return ()  # the common case, decided without the regular expression
+        found = {match.lower() for match in self._acronym_pattern.findall(text)}
+        return tuple(a for a in self.ambiguous_text_acronyms if a.lower() in found)
 
 
 def _key(value: str) -> str:
