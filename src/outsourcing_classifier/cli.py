@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -52,18 +53,28 @@ def _context() -> tuple[Paths, Taxonomy]:
 
 
 def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: float | None):
-    """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI."""
-    from outsourcing_classifier.predict import Predictor
-    from outsourcing_classifier.store import load_model
+    """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI.
 
-    if model and model.startswith("models:/"):
-        from outsourcing_classifier import tracking  # only this path needs mlflow
+    The garbage collector is paused meanwhile: the imports and the model make many long-lived
+    objects, and collecting while they are made costs a tenth of the cold start. They are then
+    frozen, so later collections (and forked label workers) leave them alone.
+    """
+    gc.disable()
+    try:
+        from outsourcing_classifier.predict import Predictor
+        from outsourcing_classifier.store import load_model
 
-        pipeline, default = tracking.load_uri(paths, model), ModelConfig().review_threshold
-    else:
-        loaded = load_model(Path(model) if model else paths.models)
-        pipeline = loaded.pipeline
-        default = float(loaded.manifest.get("review_threshold", ModelConfig().review_threshold))
+        if model and model.startswith("models:/"):
+            from outsourcing_classifier import tracking  # only this path needs mlflow
+
+            pipeline, default = tracking.load_uri(paths, model), ModelConfig().review_threshold
+        else:
+            loaded = load_model(Path(model) if model else paths.models)
+            pipeline = loaded.pipeline
+            default = float(loaded.manifest.get("review_threshold", ModelConfig().review_threshold))
+    finally:
+        gc.freeze()
+        gc.enable()
     return Predictor(pipeline, taxonomy, default if threshold is None else threshold)
 
 

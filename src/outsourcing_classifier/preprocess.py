@@ -97,6 +97,9 @@ CASED_ACRONYMS: dict[str, tuple[str, ...]] = {
 }
 
 DOMAIN_TERMS_KEY = "domain_terms"  # doc.user_data: token index -> canonical term
+# Whitespace-separated chunks the tokenizer remembers. spaCy's default, 10,000, is smaller than
+# a contract register's vocabulary; past it every unseen chunk is split into affixes again.
+TOKENIZER_CACHE_SIZE = 200_000
 
 
 class DomainPhrases:
@@ -136,6 +139,7 @@ def make_domain_phrases(nlp: Language, name: str) -> DomainPhrases:
 def build_nlp(lang: str = "en") -> Language:
     """``spacy.blank(lang)`` + the domain-phrase component; nothing downloaded."""
     nlp = spacy.blank(lang)
+    nlp.tokenizer.max_cache_size = TOKENIZER_CACHE_SIZE
     nlp.add_pipe("domain_phrases")
     nlp.initialize()
     return nlp

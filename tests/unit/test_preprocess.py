@@ -15,7 +15,12 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from outsourcing_classifier.preprocess import SpacyNormalizer, build_nlp, load_lemmas
+from outsourcing_classifier.preprocess import (
+    TOKENIZER_CACHE_SIZE,
+    SpacyNormalizer,
+    build_nlp,
+    load_lemmas,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +75,7 @@ def test_spacy_pipeline_has_the_domain_component_and_no_downloaded_model():
     nlp = build_nlp()
     assert nlp.pipe_names == ["domain_phrases"]
     assert nlp.meta["name"] == "pipeline"  # a blank pipeline, nothing loaded from a package
+    assert nlp.tokenizer.max_cache_size == TOKENIZER_CACHE_SIZE > 10_000  # above spaCy's default
 
 
 def test_lemmas_come_from_spacy_lookups_data():
