@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -38,8 +37,22 @@ def varied_texts(corpus: pd.DataFrame, rows: int, seed: int = 7) -> list[str]:
     return result
 
 
-def child_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# Runs a command and prints its peak memory. A small process of its own starts the command: a child
+# forked from this (large, it has trained a model) process would count this process's memory.
+PEAK_MEMORY_WRAPPER = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+    "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def run_measured(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of ``command``."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY_WRAPPER, *command],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
 
 
 def main() -> None:
@@ -66,15 +79,12 @@ def main() -> None:
     pd.DataFrame({"id": range(args.rows), "description": varied_texts(corpus, args.rows)}).to_csv(
         source, index=False
     )
-    started = time.perf_counter()
-    subprocess.run(
-        [CLI, "label", str(source), "-o", str(folder / "labeled.csv"), "--force"],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    labelling = time.perf_counter() - started
+    labelling, peak = run_measured(
+        [CLI, "label", str(source), "-o", str(folder / "labeled.csv"), "--force"]
+    )
     print(
         f"label {args.rows:,} rows: {labelling:.1f} s, {args.rows / labelling:,.0f} rows/s "
-        f"end to end, peak memory {child_peak_mb():,.0f} MB"
+        f"end to end, peak memory {peak:,.0f} MB"
     )
 
     cold = []
