@@ -15,6 +15,7 @@ from outsourcing_classifier.config import ModelConfig
 from outsourcing_classifier.preprocess import SpacyNormalizer
 
 CLASSIFIER_KINDS = ("logreg", "linear_svc", "sgd")
+WORD_CACHE_SIZE = 200_000  # distinct words whose n-gram columns a vectorizer remembers
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):
@@ -24,8 +25,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
       vectorizer made the model file 80 MB and took seconds to load). ``stop_words_`` is for
       introspection only and is dropped, as scikit-learn documents.
     - ``char_wb`` transform: a document's n-grams are the union of its words' n-grams, so each
-      distinct word is analysed once per call and the counts are one sparse product; the
-      result equals scikit-learn's.
+      distinct word is analysed once (and remembered) and the counts are one sparse product;
+      the result equals scikit-learn's.
     """
 
     def transform(self, raw_documents):
@@ -43,10 +44,17 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             for word in preprocess(self.decode(document)).split():
                 words_of_documents.append(word_ids.setdefault(word, len(word_ids)))
             document_ends.append(len(words_of_documents))
+        columns_of = self._columns_of_words()
         grams: list[int] = []
         word_ends = [0]
         for word in word_ids:
-            grams.extend(vocabulary[g] for g in self._char_wb_ngrams(word) if g in vocabulary)
+            columns = columns_of.get(word)
+            if columns is None:
+                grams_of_word = self._char_wb_ngrams(word)
+                columns = columns_of[word] = [
+                    vocabulary[g] for g in grams_of_word if g in vocabulary
+                ]
+            grams.extend(columns)
             word_ends.append(len(grams))
         documents_by_words = sparse.csr_matrix(
             (np.ones(len(words_of_documents), self.dtype), words_of_documents, document_ends),
@@ -58,9 +66,17 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         )
         return (documents_by_words @ words_by_grams).tocsr()
 
+    def _columns_of_words(self) -> dict[str, list[int]]:
+        """Each word's n-gram columns, remembered between calls for this vocabulary (bounded)."""
+        cached = getattr(self, "_word_columns", None)
+        if cached is None or cached[0] is not self.vocabulary_ or len(cached[1]) > WORD_CACHE_SIZE:
+            cached = self._word_columns = (self.vocabulary_, {})
+        return cached[1]
+
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: for our classes it is the live __dict__
         state.pop("stop_words_", None)
+        state.pop("_word_columns", None)
         vocabulary = state.pop("vocabulary_", None)
         if vocabulary is not None:
             terms = sorted(vocabulary, key=vocabulary.__getitem__)

@@ -100,6 +100,7 @@ DOMAIN_TERMS_KEY = "domain_terms"  # doc.user_data: token index -> canonical ter
 # Whitespace-separated chunks the tokenizer remembers. spaCy's default, 10,000, is smaller than
 # a contract register's vocabulary; past it every unseen chunk is split into affixes again.
 TOKENIZER_CACHE_SIZE = 200_000
+FORMS_CACHE_SIZE = 200_000  # token forms the normaliser remembers between calls
 
 
 class DomainPhrases:
@@ -219,7 +220,7 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
         unique = list(dict.fromkeys(texts))  # repeated texts are processed once
         nlp = self._pipeline()
         lemmas = self._lemmas if self.lemmatize else None
-        forms: dict[int, str | None] = {}
+        forms = self._forms_cache(lemmas)
         normalised = {
             text: normalise_doc(doc, lemmas, forms)
             for text, doc in zip(unique, nlp.pipe(unique, batch_size=self.batch_size), strict=True)
@@ -231,6 +232,13 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
             self._nlp = build_nlp(self.lang)
             self._lemmas = load_lemmas(self.lang) if self.lemmatize else None
         return self._nlp
+
+    def _forms_cache(self, lemmas: Table | None) -> dict[int, str | None]:
+        """Token forms by text id, remembered between calls for these lemmas (bounded)."""
+        cached = getattr(self, "_forms", None)
+        if cached is None or cached[0] is not lemmas or len(cached[1]) > FORMS_CACHE_SIZE:
+            cached = self._forms = (lemmas, {})
+        return cached[1]
 
     @staticmethod
     def _as_texts(X: Iterable[str]) -> list[str]:
@@ -247,6 +255,7 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())  # a copy: for our classes it is the live __dict__
         state.pop("_nlp", None)
         state.pop("_lemmas", None)
+        state.pop("_forms", None)
         return state
 
     def __sklearn_tags__(self):

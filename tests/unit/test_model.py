@@ -33,6 +33,17 @@ def test_char_wb_features_equal_scikit_learns(options):
     np.testing.assert_allclose(ours.transform(UNSEEN).toarray(), expected, rtol=1e-12)
 
 
+def test_remembered_words_follow_a_refit():
+    vectorizer = CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(TRAIN)
+    vectorizer.transform(UNSEEN)  # fills the per-word cache for this vocabulary
+    vectorizer.fit(UNSEEN[:1] + TRAIN[2:])
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(UNSEEN[:1] + TRAIN[2:])
+    np.testing.assert_allclose(
+        vectorizer.transform(UNSEEN).toarray(), reference.transform(UNSEEN).toarray()
+    )
+    assert "_word_columns" not in vectorizer.__getstate__()
+
+
 def test_word_features_are_scikit_learns():
     ours = CompactTfidfVectorizer(ngram_range=(1, 2)).fit(TRAIN)
     reference = TfidfVectorizer(ngram_range=(1, 2)).fit(TRAIN)

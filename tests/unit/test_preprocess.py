@@ -118,9 +118,17 @@ def test_parameters_round_trip_and_clone_drops_the_pipeline(normaliser):
     ],
 )
 def test_serialised_state_excludes_the_spacy_pipeline(normaliser, round_trip):
+    normaliser.transform(["Payroll"])  # builds the pipeline and fills its caches
     restored = round_trip(normaliser)
-    assert "_nlp" not in restored.__dict__
+    assert not {"_nlp", "_lemmas", "_forms"} & set(restored.__dict__)
     assert restored.transform(["RFQ handling"]).tolist() == ["request_for_quotation handle"]
+
+
+def test_remembered_token_forms_follow_the_lemmatiser_setting():
+    normaliser = SpacyNormalizer()
+    assert normaliser.fit_transform(["screened candidates"]).tolist() == ["screen candidate"]
+    normaliser.set_params(lemmatize=False)
+    assert normaliser.transform(["screened candidates"]).tolist() == ["screened candidates"]
 
 
 def test_without_lemmatiser_words_stay_as_written():
