@@ -55,11 +55,16 @@ class TrainReport:
 
 
 def train_and_record(
-    paths: Paths, config: ModelConfig, taxonomy: Taxonomy, run_name: str, tags: dict | None = None
+    paths: Paths,
+    config: ModelConfig,
+    taxonomy: Taxonomy,
+    run_name: str,
+    tags: dict | None = None,
+    keep: tuple[str, float] | None = None,
 ) -> tuple[pd.DataFrame, str, TrainResult, tracking.TrainingRun]:
     corpus = read_corpus(paths.corpus, taxonomy)
     digest = corpus_digest(corpus)
-    result = train(corpus, config, taxonomy)
+    result = train(corpus, config, taxonomy, keep)
     run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
     return corpus, digest, result, run
 
@@ -186,6 +191,7 @@ def retrain(
         taxonomy,
         "retrain-challenger",
         {"champion_version": champion, "forced": str(force)},
+        keep=champion_info.classifier,
     )
     judged_keys = set(tracking.run_json(paths, champion_info.run_id, "test_keys.json")["test_keys"])
     judged = corpus[corpus["key"].isin(judged_keys)]

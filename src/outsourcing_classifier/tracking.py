@@ -50,6 +50,7 @@ class VersionInfo:
     corpus_digest: str
     test_macro_f1: float | None
     aliases: tuple[str, ...]
+    classifier: tuple[str, float] | None  # kind and regularisation its training run chose
 
 
 def connect(paths: Paths) -> MlflowClient:
@@ -234,6 +235,8 @@ def version_info(paths: Paths, version: str) -> VersionInfo:
     client = connect(paths)
     found = client.get_model_version(REGISTERED_MODEL_NAME, str(version))
     f1 = found.tags.get("test_macro_f1")
+    params = client.get_run(found.run_id).data.params
+    kind, strength = params.get("classifier"), params.get("regularisation")
     return VersionInfo(
         version=str(found.version),
         created=datetime.fromtimestamp(found.creation_timestamp / 1000, UTC).isoformat(
@@ -243,6 +246,7 @@ def version_info(paths: Paths, version: str) -> VersionInfo:
         corpus_digest=found.tags.get("corpus_digest", ""),
         test_macro_f1=float(f1) if f1 else None,
         aliases=tuple(found.aliases),
+        classifier=(kind, float(strength)) if kind and strength else None,
     )
 
 

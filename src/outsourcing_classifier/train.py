@@ -72,6 +72,21 @@ def cross_validate_candidates(
     ]
 
 
+def choose_candidate(
+    candidates: list[CandidateScore], keep: tuple[str, float] | None = None
+) -> CandidateScore:
+    """The best mean cross-validated macro-F1, except that ``keep`` (the champion's classifier and
+    regularisation) stays chosen while it is within one standard deviation of the best, so that a
+    retrain on a few more rows does not switch models on noise."""
+    best = max(candidates, key=lambda c: (c.cv_macro_f1_mean, -c.cv_macro_f1_std))
+    for candidate in candidates:
+        if (candidate.kind, candidate.strength) == keep and (
+            candidate.cv_macro_f1_mean >= best.cv_macro_f1_mean - best.cv_macro_f1_std
+        ):
+            return candidate
+    return best
+
+
 def _baselines(
     normalised_train: np.ndarray,
     train_labels: np.ndarray,
@@ -91,8 +106,17 @@ def _baselines(
     return results
 
 
-def train(corpus: pd.DataFrame, config: ModelConfig, taxonomy: Taxonomy) -> TrainResult:
-    """Select, fit and score the pipeline on the corpus' own train and test splits."""
+def train(
+    corpus: pd.DataFrame,
+    config: ModelConfig,
+    taxonomy: Taxonomy,
+    keep: tuple[str, float] | None = None,
+) -> TrainResult:
+    """Select, fit and score the pipeline on the corpus' own train and test splits.
+
+    ``keep``: the classifier and regularisation to stay with unless clearly beaten (see
+    :func:`choose_candidate`).
+    """
     train_rows = corpus[corpus["split"] == "train"]
     test_rows = corpus[corpus["split"] == "test"]
     if train_rows["label"].nunique() < 2:
@@ -104,7 +128,7 @@ def train(corpus: pd.DataFrame, config: ModelConfig, taxonomy: Taxonomy) -> Trai
     candidates = cross_validate_candidates(
         train_text, labels, train_rows["group"].to_numpy(), config
     )
-    best = max(candidates, key=lambda c: (c.cv_macro_f1_mean, -c.cv_macro_f1_std))
+    best = choose_candidate(candidates, keep)
     pipeline = build_pipeline(config, best.kind, best.strength)
     pipeline.fit(train_rows["text"].tolist(), labels)
 

@@ -70,13 +70,14 @@ def test_dataset_input_carries_our_digest(recorded):
     assert [i.dataset.digest for i in inputs] == [digest[:32]]
 
 
-def test_model_is_registered_with_the_champion_alias(recorded):
+def test_model_is_registered_with_the_champion_alias(recorded, trained):
     paths, run, digest = recorded
     assert run.version == "1"
     assert tracking.alias_version(paths) == "1"
     info = tracking.version_info(paths, "1")
     assert info.corpus_digest == digest
     assert info.aliases == ("champion",)
+    assert info.classifier == (trained.kind, trained.strength)
     assert [v.version for v in tracking.list_versions(paths)] == ["1"]
     client = MlflowClient(paths.tracking_uri)
     assert client.get_registered_model(REGISTERED_MODEL_NAME).name == REGISTERED_MODEL_NAME
