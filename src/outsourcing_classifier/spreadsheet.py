@@ -329,11 +329,11 @@ class SpreadsheetWriter:
         if self.format == "xlsx" and self._rows + len(chunk) > XLSX_MAX_ROWS - 1:
             too_many = f"more than {XLSX_MAX_ROWS - 1:,} data rows do not fit in Excel"
             raise _error(self.path, f"{too_many}; write CSV or Parquet instead")
-        rows = chunk.itertuples(index=False, name=None)
         if self._csv is not None:
             columns = [_csv_column(chunk.iloc[:, i].tolist()) for i in range(len(self.columns))]
             self._csv.writerows(zip(*columns, strict=True))
         elif self._sheet is not None:
+            rows = chunk.itertuples(index=False, name=None)
             for number, row in enumerate(rows, start=self._rows + 2):
                 self._sheet.append([self._xlsx_cell(v, number, i) for i, v in enumerate(row)])
         else:
