@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -462,7 +461,10 @@ def rollback() -> None:
 
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> None:
-    """Start the MLflow UI on 127.0.0.1 against the project's tracking store."""
+    """Start the MLflow UI on 127.0.0.1 against the project's tracking store.
+
+    The server replaces this process, so signals reach it directly and no server is left behind.
+    """
     paths = load_paths()
     command = [
         str(Path(sys.executable).with_name("mlflow")),
@@ -477,7 +479,8 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> 
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         command += ["--default-artifact-root", paths.mlflow_artifacts.as_uri()]
     out.print(f"MLflow UI on http://127.0.0.1:{port} (store: {paths.tracking_uri})")
-    subprocess.run(command, check=False)
+    sys.stdout.flush()
+    os.execv(command[0], command)
 
 
 def main() -> None:
