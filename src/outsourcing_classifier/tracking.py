@@ -167,7 +167,7 @@ def log_training(
         version = _log_model(result.pipeline, corpus)
         client.set_model_version_tag(REGISTERED_MODEL_NAME, version, "corpus_digest", corpus_digest)
         client.set_model_version_tag(
-            REGISTERED_MODEL_NAME, version, "test_macro_f1", f"{result.test.macro_f1:.4f}"
+            REGISTERED_MODEL_NAME, version, "test_macro_f1", repr(float(result.test.macro_f1))
         )
     return TrainingRun(run_id=run.info.run_id, version=version)
 

@@ -78,6 +78,7 @@ def test_model_is_registered_with_the_champion_alias(recorded, trained):
     assert info.corpus_digest == digest
     assert info.aliases == ("champion",)
     assert info.classifier == (trained.kind, trained.strength)
+    assert info.test_macro_f1 == trained.test.macro_f1  # unrounded: `models` rounds it once
     assert [v.version for v in tracking.list_versions(paths)] == ["1"]
     client = MlflowClient(paths.tracking_uri)
     assert client.get_registered_model(REGISTERED_MODEL_NAME).name == REGISTERED_MODEL_NAME
