@@ -164,7 +164,7 @@ def log_training(
         )
         mlflow.log_input(dataset, context="training")
         _log_artifacts(result)
-        version = _log_model(result.pipeline, corpus)
+        version = _log_model(client, result.pipeline, corpus)
         client.set_model_version_tag(REGISTERED_MODEL_NAME, version, "corpus_digest", corpus_digest)
         client.set_model_version_tag(
             REGISTERED_MODEL_NAME, version, "test_macro_f1", repr(float(result.test.macro_f1))
@@ -193,7 +193,11 @@ def _log_artifacts(result: TrainResult) -> None:
     )
 
 
-def _log_model(pipeline: Pipeline, corpus: pd.DataFrame) -> str:
+def _log_model(client: MlflowClient, pipeline: Pipeline, corpus: pd.DataFrame) -> str:
+    """Log the pipeline as the run's model and register it as a new version.
+
+    Registered through the client: the fluent ``registered_model_name`` prints to stderr.
+    """
     example = pd.DataFrame({"text": corpus["text"].head(3).tolist()})
     # object-dtype header: MLflow compares it with a range, which pandas 3 string indexes deprecate
     example.columns = pd.Index(["text"], dtype=object)
@@ -205,14 +209,20 @@ def _log_model(pipeline: Pipeline, corpus: pd.DataFrame) -> str:
         skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(pipeline)),
         signature=infer_signature(example, pipeline.predict(example["text"].tolist())),
         input_example=example,
-        registered_model_name=REGISTERED_MODEL_NAME,
         pip_requirements=[
             f"{name}=={versions[name]}"
             for name in ("scikit-learn", "spacy", "spacy-lookups-data", "skops")
             if name in versions
         ],
     )
-    return str(info.registered_model_version)
+    try:
+        client.get_registered_model(REGISTERED_MODEL_NAME)
+    except MlflowException:
+        client.create_registered_model(REGISTERED_MODEL_NAME)
+    registered = client.create_model_version(
+        REGISTERED_MODEL_NAME, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
+    )
+    return str(registered.version)
 
 
 def run_json(paths: Paths, run_id: str, artifact: str) -> dict:

@@ -85,6 +85,7 @@ def test_label_review_correct_add_retrain_promote(run, home, tmp_path):
     result = run("retrain", home=home.root)
     assert result.code == 0, result.stdout + result.stderr
     assert "version 2 promoted to champion" in result.stdout
+    assert result.stderr == ""  # MLflow's registration chatter stays out of the user's terminal
     assert _predict(run, home, texts) == ["other"] * len(texts)
     assert json.loads(home.champion_manifest.read_text())["mlflow"]["version"] == "2"
     assert set(queued) <= set(texts)  # the queue held the rows of this register only
