@@ -30,6 +30,7 @@ REGISTERS = (
     "unspecified",  # rows added by users, whose register nobody recorded
 )
 NEAR_DUPLICATE_JACCARD = 0.8
+COPIED_TRIGRAM_SHARE = 0.6  # of a row's word trigrams found in one public text
 TEST_PERCENT = 20
 
 
@@ -161,6 +162,29 @@ def near_duplicate_pairs(
             strict=True,
         )
     )
+
+
+def copied_rows(
+    texts: list[str], references: list[str], threshold: float = COPIED_TRIGRAM_SHARE
+) -> list[tuple[int, int, float]]:
+    """(text index, reference index, share) where ``threshold`` or more of a text's word trigrams
+    occur in one reference text: a row reproduced from a public source rather than written."""
+    if not texts or not references:
+        return []
+    vectorizer = CountVectorizer(analyzer=_trigrams, binary=True, dtype=np.int32)
+    vectorizer.fit(references)
+    shingles = vectorizer.transform(texts)
+    own = np.array([len(_trigrams(t)) for t in texts])
+    shared = (shingles @ vectorizer.transform(references).T).tocsr()
+    found = []
+    for i in range(shared.shape[0]):
+        row = shared.getrow(i)
+        if row.nnz:
+            best = int(row.indices[row.data.argmax()])
+            share = float(row.data.max()) / max(own[i], 1)
+            if share >= threshold:
+                found.append((i, best, share))
+    return found
 
 
 def assign_splits(corpus: pd.DataFrame, test_percent: int = TEST_PERCENT) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pytest
 from outsourcing_classifier.corpus import (
     REGISTERS,
     REQUIRED_COLUMNS,
+    copied_rows,
     corpus_files,
     corpus_stats,
     near_duplicate_pairs,
@@ -92,3 +93,22 @@ def test_seed_rows_quote_the_document(corpus, project_paths):
     assert len(seeds) >= 20
     assert [s for s in seeds if normalise_text(s) not in text] == []
     assert "RPO" not in set(corpus["label"])
+
+
+def test_no_row_reproduces_a_real_dev_text(corpus, project_paths):
+    """Writers must not reproduce public task statements from memory (data card, screening)."""
+    if not project_paths.real_dev.is_file():
+        pytest.skip("the shared real development set is not beside this checkout")
+    real = pd.read_csv(project_paths.real_dev, dtype=str, keep_default_na=False)["text"].tolist()
+    texts = corpus["text"].tolist()
+    copied = copied_rows(texts, real)
+    assert [(texts[i], real[j], round(share, 2)) for i, j, share in copied] == []
+
+
+def test_copied_rows_finds_a_near_verbatim_copy():
+    real = ["Confer with engineers to assess the feasibility of proposed software features."]
+    texts = [
+        "Confer with engineers to assess the feasibility of proposed software features quickly.",
+        "Assess, with the engineers, whether the software features proposed are feasible.",
+    ]
+    assert [(i, j) for i, j, _ in copied_rows(texts, real)] == [(0, 0)]
