@@ -27,8 +27,12 @@ REGISTERS = (
     "contract_title",
     "spreadsheet_cell",
     "service_description",
+    "job_advert",  # a whole advert: employer, duties, terms, how to apply
+    "tender_notice",  # a whole tender, contract or award notice
+    "email_memo",  # an e-mail or memo that asks for or hands over work
     "unspecified",  # rows added by users, whose register nobody recorded
 )
+DOCUMENT_REGISTERS = ("job_advert", "tender_notice", "email_memo")
 NEAR_DUPLICATE_JACCARD = 0.8
 COPIED_TRIGRAM_SHARE = 0.6  # of a row's word trigrams found in one public text
 TEST_PERCENT = 20

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from outsourcing_classifier.corpus import (
+    DOCUMENT_REGISTERS,
     REGISTERS,
     REQUIRED_COLUMNS,
     copied_rows,
@@ -15,7 +16,7 @@ from outsourcing_classifier.corpus import (
     normalise_text,
 )
 
-MIN_ROWS, MIN_PER_LABEL, MIN_REGISTER_SHARE = 3000, 300, 0.10
+MIN_ROWS, MIN_PER_LABEL, MIN_REGISTER_SHARE = 3000, 300, 0.09
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +41,22 @@ def test_size_and_minimum_per_label(stats, taxonomy):
     }
 
 
-def test_every_written_register_is_at_least_a_tenth(stats):
-    for register in REGISTERS[:-1]:
-        assert stats.per_register.get(register, 0) / stats.rows >= MIN_REGISTER_SHARE, register
+def test_every_short_register_is_a_large_share(stats):
+    short = [r for r in REGISTERS if r not in DOCUMENT_REGISTERS and r != "unspecified"]
+    assert {r: stats.per_register.get(r, 0) / stats.rows >= MIN_REGISTER_SHARE for r in short} == {
+        r: True for r in short
+    }
+
+
+def test_whole_documents_are_many_and_long_for_every_label(corpus, taxonomy):
+    """Real registers hold whole adverts and notices, not only duty sentences (frames issue)."""
+    documents = corpus[corpus["register"].isin(["job_advert", "tender_notice"])]
+    long = documents[documents["text"].str.split().str.len() >= 80]
+    assert len(long) >= 1500
+    per_label = long["label"].value_counts()
+    assert {label: per_label.get(label, 0) >= 100 for label in taxonomy.ids} == {
+        label: True for label in taxonomy.ids
+    }
 
 
 def test_boundary_cases_are_a_fifth_of_each_label(stats):
@@ -59,7 +73,7 @@ def test_written_rows_are_the_bulk_and_no_template_dominates(stats):
 def test_lengths_are_in_range(corpus):
     words = corpus[corpus["origin"] != "seed"]["text"].str.split().str.len()
     assert words.min() >= 2
-    assert words.max() <= 150
+    assert words.max() <= 260
 
 
 def test_no_duplicate_texts_in_the_files(project_paths, taxonomy):
