@@ -53,6 +53,10 @@ train: setup
 evaluate-real: setup
 	@if [ -f $(REAL_DEV) ]; then $(CLI) evaluate $(REAL_DEV) && echo "target: macro F1 >= 0.80 (zero-shot sentence-embedding baseline: 0.63)"; else echo "no $(REAL_DEV): nothing to measure"; fi
 
+## evaluate-frames: flip rate and macro-F1 of the champion on the test split in held-out frames
+evaluate-frames: setup
+	$(CLI) evaluate-frames
+
 ## bench: training time, labelling throughput, peak memory and predict cold start
 bench: setup
 	$(BIN)/python benchmarks/bench.py
@@ -65,4 +69,4 @@ ui: setup
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache
 
-.PHONY: help setup run test corpus-stats train evaluate-real bench ui clean
+.PHONY: help setup run test corpus-stats train evaluate-real evaluate-frames bench ui clean

@@ -25,9 +25,12 @@ def corpus(project_paths: Paths, taxonomy: Taxonomy):
 
 
 @pytest.fixture(scope="session")
-def trained(corpus, taxonomy):
+def trained(corpus, taxonomy, project_paths):
     """The real model, trained once per test session on the committed corpus."""
     from outsourcing_classifier.config import ModelConfig
+    from outsourcing_classifier.frames import load_frames
     from outsourcing_classifier.train import train
 
-    return train(corpus, ModelConfig(), taxonomy)
+    return train(
+        corpus, ModelConfig(), taxonomy, frames=load_frames(project_paths.frames, taxonomy)
+    )

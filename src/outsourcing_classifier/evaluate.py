@@ -15,8 +15,11 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from outsourcing_classifier.frames import FrameLibrary, wrap_all
 from outsourcing_classifier.model import feature_names, linear_coefficients
 from outsourcing_classifier.taxonomy import Taxonomy
+
+FRAMED_SEED = 20261208  # the held-out framing every model is judged on
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,69 @@ def compute_metrics(
         confusion=tuple(
             tuple(int(v) for v in row) for row in confusion_matrix(y_true, y_pred, labels=labels)
         ),
+    )
+
+
+@dataclass(frozen=True)
+class FramedMetrics:
+    """How a model reads the same texts wrapped in frames it never saw (DESIGN §1).
+
+    ``flip_rate``: share of framed texts whose label differs from the unframed text's.
+    """
+
+    rows: int
+    flip_rate: float
+    macro_f1: float
+    ece: float
+    unframed_macro_f1: float
+    per_register: dict[str, dict[str, float]]  # register -> flip_rate, macro_f1, ece
+
+    def flat(self, prefix: str = "framed_") -> dict[str, float]:
+        values = {"flip_rate": self.flip_rate, "macro_f1": self.macro_f1, "ece": self.ece}
+        for register, scores in self.per_register.items():
+            values |= {f"{name}_{register}": value for name, value in scores.items()}
+        return {f"{prefix}{k}": float(v) for k, v in values.items()}
+
+
+def framed_metrics(
+    pipeline: Pipeline,
+    texts: list[str],
+    labels,
+    library: FrameLibrary,
+    taxonomy: Taxonomy,
+    unframed: np.ndarray | None = None,
+    seed: int = FRAMED_SEED,
+) -> FramedMetrics:
+    """Every text wrapped once in each register of ``library`` (seeded), scored and compared
+    with the model's label for the unframed text (``unframed``, predicted here if not given)."""
+    labels = np.asarray(labels, dtype=object)
+    classes = pipeline.classes_
+    if unframed is None:
+        unframed = classes[pipeline.predict_proba(texts).argmax(axis=1)]
+    per_register, flips, probas = {}, [], []
+    for offset, register in enumerate(library.registers):
+        framed, _ = wrap_all(texts, library, seed + offset, register)
+        proba = pipeline.predict_proba(framed)
+        predicted = classes[proba.argmax(axis=1)]
+        scores = compute_metrics(labels, predicted, taxonomy, proba, classes)
+        flipped = predicted != unframed
+        per_register[register] = {
+            "flip_rate": float(flipped.mean()),
+            "macro_f1": scores.macro_f1,
+            "ece": float(scores.ece),
+        }
+        flips.append(flipped)
+        probas.append(proba)
+    proba = np.vstack(probas)
+    every_label = np.tile(labels, len(probas))
+    overall = compute_metrics(every_label, classes[proba.argmax(axis=1)], taxonomy, proba, classes)
+    return FramedMetrics(
+        rows=len(texts),
+        flip_rate=float(np.concatenate(flips).mean()),
+        macro_f1=overall.macro_f1,
+        ece=float(overall.ece),
+        unframed_macro_f1=compute_metrics(labels, unframed, taxonomy).macro_f1,
+        per_register=per_register,
     )
 
 

@@ -1,4 +1,5 @@
-"""The pipeline: spaCy normaliser -> word + character TF-IDF -> calibrated linear classifier."""
+"""The pipeline: sentence reader -> spaCy normaliser -> word + character TF-IDF -> calibrated
+linear classifier."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.svm import LinearSVC
 
 from outsourcing_classifier.config import ModelConfig
 from outsourcing_classifier.preprocess import SpacyNormalizer
+from outsourcing_classifier.reader import SentenceReader
 
 CLASSIFIER_KINDS = ("logreg", "linear_svc", "sgd")
 WORD_CACHE_SIZE = 200_000  # distinct words whose n-gram columns a vectorizer remembers
@@ -118,6 +120,35 @@ def build_features(config: ModelConfig) -> FeatureUnion:
     )
 
 
+def build_boilerplate_detector(seed: int) -> Pipeline:
+    """The reader's detector: boilerplate vs work segments, from word (1-2) and character
+    (``char_wb`` 3-5) TF-IDF and a balanced logistic regression."""
+    return Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        ("words", CompactTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+                        (
+                            "chars",
+                            CompactTfidfVectorizer(
+                                analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2
+                            ),
+                        ),
+                    ]
+                ),
+            ),
+            (
+                "classify",
+                LogisticRegression(
+                    C=10.0, max_iter=2000, class_weight="balanced", random_state=seed
+                ),
+            ),
+        ]
+    )
+
+
 def build_classifier(kind: str, strength: float, seed: int):
     """An uncalibrated linear classifier; ``strength`` is C (logreg, SVC) or alpha (SGD)."""
     if kind == "logreg":
@@ -131,8 +162,17 @@ def build_classifier(kind: str, strength: float, seed: int):
     raise ValueError(f"unknown classifier kind {kind!r}; choose from {', '.join(CLASSIFIER_KINDS)}")
 
 
-def build_pipeline(config: ModelConfig, kind: str = "logreg", strength: float = 10.0) -> Pipeline:
-    """The whole model: everything that learns from data sits inside this one pipeline."""
+def build_pipeline(
+    config: ModelConfig,
+    kind: str = "logreg",
+    strength: float = 10.0,
+    boilerplate: tuple[str, ...] = (),
+) -> Pipeline:
+    """The whole model: everything that learns from data sits inside this one pipeline.
+
+    ``boilerplate``: the frame pieces the reader learns to set aside (none: it reads every
+    sentence).
+    """
     calibrated = CalibratedClassifierCV(
         build_classifier(kind, strength, config.seed),
         method=config.calibration,
@@ -141,6 +181,16 @@ def build_pipeline(config: ModelConfig, kind: str = "logreg", strength: float = 
     )
     return Pipeline(
         [
+            (
+                "read",
+                SentenceReader(
+                    boilerplate,
+                    build_boilerplate_detector(config.seed),
+                    config.reader_threshold,
+                    config.reader_margin,
+                    config.preprocess.lang,
+                ),
+            ),
             (
                 "normalise",
                 SpacyNormalizer(

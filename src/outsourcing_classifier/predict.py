@@ -30,13 +30,16 @@ class Explanation:
 
     towards_label: tuple[TermWeight, ...]
     towards_runner_up: tuple[TermWeight, ...]
+    sentence: str | None = None  # in a long text, the sentence that carried the decision
 
     def summary(self, label: str, runner_up: str) -> str:
         def terms(weights: tuple[TermWeight, ...]) -> str:
             return ", ".join(f"{w.term} (+{w.weight:.2f})" for w in weights) or "nothing specific"
 
+        read_from = f' | read from: "{self.sentence}"' if self.sentence else ""
         return (
-            f"{label}: {terms(self.towards_label)} | {runner_up}: {terms(self.towards_runner_up)}"
+            f"{label}: {terms(self.towards_label)} | {runner_up}: "
+            f"{terms(self.towards_runner_up)}{read_from}"
         )
 
 
@@ -76,6 +79,8 @@ class Prediction:
                     [w.term, round(w.weight, 4)] for w in self.explanation.towards_runner_up
                 ],
             }
+            if self.explanation.sentence:
+                result["explanation"]["sentence"] = self.explanation.sentence
         return result
 
 
@@ -106,8 +111,7 @@ class Predictor:
         filled = [str(t) for t in texts if str(t).strip()]
         described = iter([])
         if filled:
-            normalised = self.pipeline.named_steps["normalise"].transform(filled)
-            features = self.pipeline.named_steps["features"].transform(normalised)
+            features = self.pipeline[:-1].transform(filled)
             proba = self.pipeline.named_steps["classify"].predict_proba(features)
             described = iter(self.describe(filled, proba, top, features if explain else None))
         return [
@@ -145,7 +149,7 @@ class Predictor:
                     ),
                     explanation=None
                     if features is None
-                    else self._explain(features[row], columns[0], columns[1]),
+                    else self._explain(text, features[row], columns[0], columns[1]),
                 )
             )
         return results
@@ -157,8 +161,9 @@ class Predictor:
         is_word = np.array([n.startswith("words__") for n in names])
         return names, is_word, linear_coefficients(self.pipeline)
 
-    def _explain(self, features, best: int, second: int) -> Explanation:
-        """Exact for a linear model: each word feature's tf-idf value times its class weight."""
+    def _explain(self, text: str, features, best: int, second: int) -> Explanation:
+        """Exact for a linear model: each word feature's tf-idf value times its class weight;
+        for a text the reader kept several sentences of, the one scoring highest for the label."""
         names, is_word, coef = self._word_features
         row = features.tocsr()
         keep = is_word[row.indices]
@@ -173,4 +178,12 @@ class Predictor:
                 if contributions[i] > 0
             )
 
-        return Explanation(strongest(best), strongest(second))
+        return Explanation(strongest(best), strongest(second), self._deciding_sentence(text, best))
+
+    def _deciding_sentence(self, text: str, best: int) -> str | None:
+        kept = self.pipeline.named_steps["read"].read_all([text])[0]
+        if len(kept) < 2:
+            return None
+        sentence_features = self.pipeline[1:-1].transform(kept)
+        scores = sentence_features @ self._word_features[2][best]
+        return kept[int(np.argmax(scores))]

@@ -21,6 +21,7 @@ from outsourcing_classifier.config import (
 )
 from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
 from outsourcing_classifier.evaluate import Metrics, compute_metrics
+from outsourcing_classifier.frames import load_frames
 from outsourcing_classifier.spreadsheet import SpreadsheetError
 from outsourcing_classifier.store import export_model, write_atomic
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
@@ -64,7 +65,9 @@ def train_and_record(
 ) -> tuple[pd.DataFrame, str, TrainResult, tracking.TrainingRun]:
     corpus = read_corpus(paths.corpus, taxonomy)
     digest = corpus_digest(corpus)
-    result = train(corpus, config, taxonomy, keep)
+    frames = load_frames(paths.frames, taxonomy)
+    result = train(corpus, config, taxonomy, keep, frames)
+    tags = {"frames_digest": frames.digest, "frame_pieces": str(len(frames.frames)), **(tags or {})}
     run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
     return corpus, digest, result, run
 

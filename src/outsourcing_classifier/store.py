@@ -27,6 +27,7 @@ REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
 ALLOWED_TYPES = frozenset(
     {
         "outsourcing_classifier.preprocess.SpacyNormalizer",
+        "outsourcing_classifier.reader.SentenceReader",
         "outsourcing_classifier.model.CompactTfidfVectorizer",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",

@@ -149,6 +149,9 @@ def log_training(
                     }
                 )
         mlflow.log_metrics(result.test.flat("test_"))
+        if result.framed is not None:
+            mlflow.log_metrics(result.framed.flat())
+            mlflow.log_dict(asdict(result.framed), "framed_metrics.json")
         for name, metrics in result.baselines.items():
             mlflow.log_metrics(
                 {

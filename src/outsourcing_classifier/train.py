@@ -17,7 +17,8 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
 
 from outsourcing_classifier.config import ModelConfig
-from outsourcing_classifier.evaluate import Metrics, compute_metrics
+from outsourcing_classifier.evaluate import FramedMetrics, Metrics, compute_metrics, framed_metrics
+from outsourcing_classifier.frames import FrameLibrary, augment
 from outsourcing_classifier.model import build_classifier, build_features, build_pipeline
 from outsourcing_classifier.taxonomy import Taxonomy
 
@@ -42,6 +43,7 @@ class TrainResult:
     test_proba: np.ndarray  # rows x pipeline.classes_
     train_rows: int
     test_keys: tuple[str, ...]
+    framed: FramedMetrics | None = None  # the test rows in held-out frames
 
 
 def cross_validate_candidates(
@@ -49,8 +51,9 @@ def cross_validate_candidates(
 ) -> list[CandidateScore]:
     """Macro-F1 of every candidate classifier over grouped, stratified folds.
 
-    The normaliser learns nothing, so texts are normalised once; the TF-IDF features are fitted
-    inside each fold, on that fold's training part only.
+    Texts are read and normalised once (the normaliser learns nothing; the reader's boilerplate
+    detector learns only from the frame library and which sentences are not frames); the TF-IDF
+    features are fitted inside each fold, on that fold's training part only.
     """
     folds = StratifiedGroupKFold(config.cv_folds, shuffle=True, random_state=config.seed)
     scores: dict[tuple[str, float], list[float]] = {}
@@ -111,26 +114,27 @@ def train(
     config: ModelConfig,
     taxonomy: Taxonomy,
     keep: tuple[str, float] | None = None,
+    frames: FrameLibrary | None = None,
 ) -> TrainResult:
     """Select, fit and score the pipeline on the corpus' own train and test splits.
 
     ``keep``: the classifier and regularisation to stay with unless clearly beaten (see
-    :func:`choose_candidate`).
+    :func:`choose_candidate`). ``frames``: the frame library; its training half frames copies of
+    the training rows and teaches the reader, its held-out half measures reading through frames.
     """
     train_rows = corpus[corpus["split"] == "train"]
     test_rows = corpus[corpus["split"] == "test"]
     if train_rows["label"].nunique() < 2:
         raise ValueError("the training split needs at least two labels")
-    pipeline = build_pipeline(config)
-    normaliser = clone(pipeline.named_steps["normalise"])
-    train_text = normaliser.fit_transform(train_rows["text"])
-    labels = train_rows["label"].to_numpy(dtype=object)
-    candidates = cross_validate_candidates(
-        train_text, labels, train_rows["group"].to_numpy(), config
-    )
+    texts, labels, groups = _training_set(train_rows, frames, config)
+    boilerplate = frames.half(heldout=False).boilerplate if frames else ()
+    pipeline = build_pipeline(config, boilerplate=boilerplate)
+    preprocess = Pipeline(pipeline.steps[:2])  # reader and normaliser
+    train_text = clone(preprocess).fit_transform(texts)
+    candidates = cross_validate_candidates(train_text, labels, groups, config)
     best = choose_candidate(candidates, keep)
-    pipeline = build_pipeline(config, best.kind, best.strength)
-    pipeline.fit(train_rows["text"].tolist(), labels)
+    pipeline = build_pipeline(config, best.kind, best.strength, boilerplate)
+    pipeline.fit(texts, labels)
 
     proba = pipeline.predict_proba(test_rows["text"].tolist())
     classes = pipeline.classes_
@@ -145,7 +149,7 @@ def train(
         baselines=_baselines(
             train_text,
             labels,
-            normaliser.transform(test_rows["text"]),
+            Pipeline(pipeline.steps[:2]).transform(test_rows["text"].tolist()),
             test_labels,
             config,
             taxonomy,
@@ -162,4 +166,30 @@ def train(
         test_proba=proba,
         train_rows=len(train_rows),
         test_keys=tuple(test_rows["key"]),
+        framed=None
+        if frames is None
+        else framed_metrics(
+            pipeline,
+            test_rows["text"].tolist(),
+            test_labels,
+            frames.half(heldout=True),
+            taxonomy,
+            unframed=predicted,
+        ),
     )
+
+
+def _training_set(
+    rows: pd.DataFrame, frames: FrameLibrary | None, config: ModelConfig
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The training texts, labels and CV groups, with label-blind framed copies (training-half
+    frames) when a frame library is given; a copy shares its original's group."""
+    texts = rows["text"].tolist()
+    labels = rows["label"].to_numpy(dtype=object)
+    groups = rows["group"].to_numpy()
+    if frames is None or config.frame_copies < 1:
+        return texts, labels, groups
+    framed, origin = augment(
+        texts, frames.half(heldout=False), config.frame_copies, config.frame_seed
+    )
+    return texts + framed, np.concatenate([labels, labels[origin]]), np.r_[groups, groups[origin]]

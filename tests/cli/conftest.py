@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,10 @@ def run(capsys, monkeypatch):
 
 
 def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
-    """A project folder with the real taxonomy and examples and a small slice of the corpus."""
+    """A project folder with the real taxonomy, frame library and examples and a small slice of
+    the corpus."""
     (root / "data" / "corpus").mkdir(parents=True)
+    shutil.copytree(PROJECT_ROOT / "data/frames", root / "data/frames")
     (root / "data" / "incoming").mkdir()
     (root / "data" / "taxonomy.yaml").write_bytes(
         (PROJECT_ROOT / "data/taxonomy.yaml").read_bytes()

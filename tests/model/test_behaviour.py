@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from outsourcing_classifier.config import ModelConfig
+from outsourcing_classifier.frames import REGISTERS, load_frames
 from outsourcing_classifier.train import train
 
 pytestmark = pytest.mark.slow
@@ -103,8 +104,18 @@ def test_test_metrics_are_complete(trained, taxonomy):
     assert trained.test.rows == len(trained.test_keys) == len(trained.test_predictions)
 
 
-def test_model_choice_covers_three_classifier_kinds(trained):
-    assert {c.kind for c in trained.candidates} == {"logreg", "linear_svc", "sgd"}
+def test_framed_test_metrics_cover_every_register(trained):
+    framed = trained.framed
+    assert framed.rows == trained.test.rows
+    assert set(framed.per_register) == set(REGISTERS)
+    rates = [scores["flip_rate"] for scores in framed.per_register.values()]
+    assert framed.flip_rate == pytest.approx(np.mean(rates))
+    assert 0 < framed.flip_rate < 0.5  # frames move some labels, and far from most
+    assert framed.unframed_macro_f1 == pytest.approx(trained.test.macro_f1)
+
+
+def test_model_choice_covers_both_classifier_kinds(trained):
+    assert {c.kind for c in trained.candidates} == {"linear_svc", "sgd"}
     best = max(trained.candidates, key=lambda c: c.cv_macro_f1_mean)
     assert (trained.kind, trained.strength) == (best.kind, best.strength)
 
@@ -114,10 +125,16 @@ def test_probabilities_are_calibrated_distributions(trained):
     assert np.allclose(proba.sum(axis=1), 1.0)
 
 
-def test_training_is_deterministic(corpus, taxonomy):
+def test_training_is_deterministic(corpus, taxonomy, project_paths):
     sample = corpus.groupby("label").head(60).reset_index(drop=True)
     config = ModelConfig(candidates=(("logreg", (10.0,)), ("sgd", (1e-4,))), cv_folds=2)
-    probe = ["Invoice processing for a retailer", "Lab assay development", "Hire 40 nurses"]
-    first = train(sample, config, taxonomy).pipeline.predict_proba(probe)
-    second = train(sample, config, taxonomy).pipeline.predict_proba(probe)
-    assert np.array_equal(first, second)
+    frames = load_frames(project_paths.frames, taxonomy)
+    probe = [
+        "Invoice processing for a retailer",
+        "Lab assay development",
+        "Join our team! Hire 40 nurses. Apply with your CV by Friday.",
+    ]
+    first = train(sample, config, taxonomy, frames=frames)
+    second = train(sample, config, taxonomy, frames=frames)
+    assert np.array_equal(first.pipeline.predict_proba(probe), second.pipeline.predict_proba(probe))
+    assert first.framed == second.framed

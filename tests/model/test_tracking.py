@@ -36,6 +36,11 @@ def test_run_has_params_metrics_tags_and_nested_cv_runs(recorded, trained):
     assert data.params["classifier"] == trained.kind
     assert data.metrics["test_macro_f1"] == pytest.approx(trained.test.macro_f1)
     assert data.metrics["test_ece"] == pytest.approx(trained.test.ece)
+    assert data.metrics["framed_flip_rate"] == pytest.approx(trained.framed.flip_rate)
+    assert data.metrics["framed_flip_rate_job_advert"] == pytest.approx(
+        trained.framed.per_register["job_advert"]["flip_rate"]
+    )
+    assert data.metrics["framed_macro_f1"] == pytest.approx(trained.framed.macro_f1)
     assert "baseline_complement_nb_macro_f1" in data.metrics
     assert data.tags["corpus_digest"] == digest
     assert data.tags["version.scikit-learn"]
@@ -61,7 +66,7 @@ def test_run_has_the_artifacts(recorded):
     assert plots == {"plots/confusion_matrix.png", "plots/calibration.png"}
     top = tracking.run_json(paths, run.run_id, "top_terms.json")
     assert {"patient", "coder", "icd_code", "medical"} & set(top["mbpo"])
-    assert {"payroll", "benefit", "payslip"} & set(top["hro"])
+    assert {"payroll", "pay", "benefit", "payslip"} & set(top["hro"])
 
 
 def test_dataset_input_carries_our_digest(recorded):
