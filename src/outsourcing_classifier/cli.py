@@ -52,7 +52,8 @@ def _context() -> tuple[Paths, Taxonomy]:
 
 
 def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: float | None):
-    """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI.
+    """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI, each
+    through the one verified loader.
 
     The garbage collector is paused meanwhile: the imports and the model make many long-lived
     objects, and collecting while they are made costs a tenth of the cold start. They are then
@@ -66,7 +67,8 @@ def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: f
         if model and model.startswith("models:/"):
             from outsourcing_classifier import tracking  # only this path needs mlflow
 
-            pipeline, default = tracking.load_uri(paths, model), ModelConfig().review_threshold
+            pipeline = tracking.load_registered(paths, model)
+            default = ModelConfig().review_threshold
         else:
             loaded = load_model(Path(model) if model else paths.models)
             pipeline = loaded.pipeline
