@@ -154,6 +154,11 @@ def load_model(location: Path) -> LoadedModel:
         raise ModelFileError(
             f"{location}: pickle/joblib model files are never loaded; use a .skops export"
         )
+    if not location.exists():
+        raise ModelFileError(
+            f"{location}: no model file (no such file or folder; "
+            "train one with 'outsourcing train')"
+        )
     folder = location if location.is_dir() else location.parent
     model_path = location if location.is_file() else folder / MODEL_FILE
     manifest_path = folder / MANIFEST_FILE

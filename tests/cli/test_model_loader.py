@@ -1,6 +1,6 @@
 """One verified loader for every model source: a file planted in the MLflow artifact store, a
-version registered without a digest, and an unknown alias or version are each refused in one line
-(exit 2) before any of the model's code runs."""
+version registered without a digest, an unknown alias or version and a missing path are each
+refused in one line (exit 2) before any of the model's code runs."""
 
 from __future__ import annotations
 
@@ -180,6 +180,12 @@ def test_the_registered_digest_is_that_of_the_exported_champion(home):
         (
             f"models:/{REGISTERED_MODEL_NAME}",
             f"models:/{REGISTERED_MODEL_NAME}: expected models:/NAME@ALIAS or models:/NAME/VERSION",
+        ),
+        # a path that does not exist is named as given
+        (
+            "/nonexistent",
+            "/nonexistent: no model file (no such file or folder; "
+            "train one with 'outsourcing train')",
         ),
     ],
 )

@@ -100,3 +100,10 @@ def test_missing_manifest_is_refused(exported):
 def test_missing_model_names_the_path(tmp_path):
     with pytest.raises(ModelFileError, match=str(tmp_path / MODEL_FILE)):
         load_model(tmp_path)
+
+
+def test_a_path_that_does_not_exist_is_named_as_given(tmp_path):
+    with pytest.raises(
+        ModelFileError, match=f"^{tmp_path / 'nothing'}: no model file \\(no such file"
+    ):
+        load_model(tmp_path / "nothing")
