@@ -74,13 +74,12 @@ def train_new(paths: Paths, config: ModelConfig, taxonomy: Taxonomy) -> TrainRep
     _, _, result, run = train_and_record(paths, config, taxonomy, "train")
     first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
     if first:
-        promote(paths, run.version, config)
+        promote(paths, run.version)
     return TrainReport(run, result, promoted=first)
 
 
-def promote(paths: Paths, version: str, config: ModelConfig | None = None) -> None:
+def promote(paths: Paths, version: str) -> None:
     """Make ``version`` the champion: export it to ``models/`` (verified), then move the alias."""
-    config = config or ModelConfig()
     try:
         info = tracking.version_info(paths, version)
     except Exception as error:
@@ -95,7 +94,6 @@ def promote(paths: Paths, version: str, config: ModelConfig | None = None) -> No
         paths.models,
         {
             "corpus_digest": info.corpus_digest,
-            "review_threshold": config.review_threshold,
             "test_macro_f1": metrics["macro_f1"],
             "test_ece": metrics["ece"],
             "mlflow": {
@@ -234,7 +232,7 @@ def retrain(
         f"champion was judged on; {len(changed)} predictions changed"
     )
     if decision.promote or force:
-        promote(paths, run.version, config)
+        promote(paths, run.version)
         status = "promoted" if decision.promote else "forced"
         note = "" if decision.promote else " (forced past: " + "; ".join(decision.reasons) + ")"
         return RetrainReport(

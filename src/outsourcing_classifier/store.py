@@ -148,7 +148,7 @@ def export_model(artifact: ModelArtifact, folder: Path, details: dict) -> Path:
 
 def load_model(location: Path) -> LoadedModel:
     """Load a model folder (or its ``.skops`` file) through :func:`load_verified`, against the
-    SHA-256 of its manifest."""
+    SHA-256 of its manifest; the manifest's labels must be the model's classes."""
     location = Path(location)
     if location.suffix.lower() in REFUSED_SUFFIXES:
         raise ModelFileError(
@@ -177,4 +177,9 @@ def load_model(location: Path) -> LoadedModel:
             model_path.read_bytes(), manifest["sha256"], str(model_path), manifest_path.name
         )
     )
+    if manifest.get("labels") != model_labels(pipeline):
+        raise ModelFileError(
+            f"{manifest_path}: its labels differ from the model's classes "
+            f"({', '.join(model_labels(pipeline))}); the manifest was edited, refusing to load it"
+        )
     return LoadedModel(pipeline=pipeline, manifest=manifest, path=model_path)

@@ -1,6 +1,6 @@
 """One verified loader for every model source: a file planted in the MLflow artifact store, a
-version registered without a digest, an unknown alias or version and a missing path are each
-refused in one line (exit 2) before any of the model's code runs."""
+version registered without a digest, an unknown alias or version, a missing path and an edited
+manifest are each refused in one line (exit 2) before any of the model's code runs."""
 
 from __future__ import annotations
 
@@ -192,3 +192,23 @@ def test_the_registered_digest_is_that_of_the_exported_champion(home):
 def test_a_model_that_is_not_there_is_a_one_line_error(run, trained_home, model, message):
     result = run("predict", "Payroll", "--model", model, home=trained_home.root)
     assert one_line_error(result) == f"error: {message}\n"
+
+
+def test_a_manifest_whose_labels_were_renamed_is_refused(run, home):
+    manifest = json.loads(home.champion_manifest.read_text())
+    manifest["labels"] = ["payroll" if label == "hro" else label for label in manifest["labels"]]
+    home.champion_manifest.write_text(json.dumps(manifest))
+    error = one_line_error(run("predict", "Payroll", home=home.root))
+    assert "manifest.json: its labels differ from the model's classes" in error
+
+
+def test_a_threshold_written_into_the_manifest_changes_nothing(run, home):
+    texts = ["Payroll", "Data entry", "Coding", "Research", "Screen applicants", "Transcription"]
+    result = run("predict", *texts, "--json", home=home.root)
+    before = [json.loads(line) for line in result.stdout.splitlines()]
+    assert any(0.5 <= p["confidence"] < 0.99 for p in before)  # 0.99 would mark these for review
+    manifest = json.loads(home.champion_manifest.read_text())
+    manifest["review_threshold"] = 0.99
+    home.champion_manifest.write_text(json.dumps(manifest))
+    result = run("predict", *texts, "--json", home=home.root)
+    assert [json.loads(line) for line in result.stdout.splitlines()] == before

@@ -107,3 +107,11 @@ def test_a_path_that_does_not_exist_is_named_as_given(tmp_path):
         ModelFileError, match=f"^{tmp_path / 'nothing'}: no model file \\(no such file"
     ):
         load_model(tmp_path / "nothing")
+
+
+def test_manifest_labels_must_be_the_model_classes(exported):
+    manifest = json.loads((exported / MANIFEST_FILE).read_text())
+    manifest["labels"] = list(reversed(manifest["labels"]))
+    (exported / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match="its labels differ from the model's classes"):
+        load_model(exported)
