@@ -157,6 +157,16 @@ def test_a_version_registered_without_a_digest_is_refused(run, home, tmp_path, c
     assert "train a new version" in error
 
 
+def test_a_version_whose_model_file_is_gone_is_a_one_line_error(run, home, tmp_path):
+    version = plant(home, home.champion_model.read_bytes(), tmp_path)
+    (tmp_path / "artifact-store" / "model" / "model.skops").unlink()
+    result = run("predict", "Payroll", "--model", CHAMPION_URI, home=home.root)
+    assert one_line_error(result) == (
+        f"error: {CHAMPION_URI} (version {version}): cannot fetch its model.skops from the "
+        "artifact store\n"
+    )
+
+
 def test_the_registered_digest_is_that_of_the_exported_champion(home):
     tags = registry(home).get_model_version(REGISTERED_MODEL_NAME, "1").tags
     manifest = json.loads(home.champion_manifest.read_text())
