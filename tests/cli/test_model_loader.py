@@ -70,10 +70,8 @@ def plant(home: Paths, data: bytes, tmp_path: Path) -> str:
     now the champion."""
     client = registry(home)
     original = client.get_model_version(REGISTERED_MODEL_NAME, "1")
-    source = Path(url2pathname(urlparse(original.source).path))
-    if not source.is_dir():  # MLflow 3 records a models:/<model id> source; its files live here
-        download = client.get_model_version_download_uri(REGISTERED_MODEL_NAME, "1")
-        source = Path(url2pathname(urlparse(download).path))
+    location = client.get_model_version_download_uri(REGISTERED_MODEL_NAME, "1")
+    source = Path(url2pathname(urlparse(location).path))
     files = tmp_path / "artifact-store" / "model"
     shutil.copytree(source, files)
     (files / "model.skops").write_bytes(data)
@@ -117,6 +115,14 @@ def commands(version: str, tmp_path: Path) -> dict[str, list[str]]:
 
 
 COMMANDS = ["predict @champion", "predict /version", "label", "retrain", "promote"]
+
+
+def test_the_planted_model_runs_its_command_when_trusted(rogue, marker):
+    """What MLflow's own loader did with it: the refusals below are not vacuous."""
+    pipeline = sio.loads(rogue, trusted=sio.get_untrusted_types(data=rogue))
+    with pytest.raises(TypeError):
+        pipeline.predict_proba(["Payroll for 400 staff"])
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS)
