@@ -53,7 +53,8 @@ def _context() -> tuple[Paths, Taxonomy]:
 
 
 def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: float | None):
-    """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI.
+    """The champion export, a model folder or .skops file, or an MLflow ``models:/`` URI, each
+    through the one verified loader. The review threshold is the tool's, or ``threshold``.
 
     The garbage collector is paused meanwhile: the imports and the model make many long-lived
     objects, and collecting while they are made costs a tenth of the cold start. They are then
@@ -67,15 +68,15 @@ def _predictor(model: str | None, paths: Paths, taxonomy: Taxonomy, threshold: f
         if model and model.startswith("models:/"):
             from outsourcing_classifier import tracking  # only this path needs mlflow
 
-            pipeline, default = tracking.load_uri(paths, model), ModelConfig().review_threshold
+            pipeline = tracking.load_registered(paths, model)
         else:
-            loaded = load_model(Path(model) if model else paths.models)
-            pipeline = loaded.pipeline
-            default = float(loaded.manifest.get("review_threshold", ModelConfig().review_threshold))
+            pipeline = load_model(Path(model) if model else paths.models).pipeline
     finally:
         gc.freeze()
         gc.enable()
-    return Predictor(pipeline, taxonomy, default if threshold is None else threshold)
+    return Predictor(
+        pipeline, taxonomy, ModelConfig().review_threshold if threshold is None else threshold
+    )
 
 
 @app.command("corpus-stats")

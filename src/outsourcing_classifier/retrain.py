@@ -77,29 +77,26 @@ def train_new(paths: Paths, config: ModelConfig, taxonomy: Taxonomy) -> TrainRep
     _, _, result, run = train_and_record(paths, config, taxonomy, "train")
     first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
     if first:
-        promote(paths, run.version, config)
+        promote(paths, run.version)
     return TrainReport(run, result, promoted=first)
 
 
-def promote(paths: Paths, version: str, config: ModelConfig | None = None) -> None:
+def promote(paths: Paths, version: str) -> None:
     """Make ``version`` the champion: export it to ``models/`` (verified), then move the alias."""
-    config = config or ModelConfig()
     try:
         info = tracking.version_info(paths, version)
     except Exception as error:
         raise LifecycleError(
             f"no registered version {version} of {REGISTERED_MODEL_NAME}"
         ) from error
-    pipeline = tracking.load_version(paths, version)
+    artifact = tracking.fetch_model(paths, tracking.version_uri(version))
     metrics = tracking.run_json(paths, info.run_id, "test_metrics.json")
     keys = tracking.run_json(paths, info.run_id, "test_keys.json")["test_keys"]
     export_model(
-        pipeline,
+        artifact,
         paths.models,
         {
-            "labels": [str(c) for c in pipeline.classes_],
             "corpus_digest": info.corpus_digest,
-            "review_threshold": config.review_threshold,
             "test_macro_f1": metrics["macro_f1"],
             "test_ece": metrics["ece"],
             "mlflow": {
@@ -188,6 +185,7 @@ def retrain(
             return RetrainReport(
                 "unchanged", f"corpus unchanged since version {champion}: nothing to do"
             )
+    champion_pipeline = tracking.load_registered(paths, tracking.version_uri(champion))
     corpus, _, result, run = train_and_record(
         paths,
         config,
@@ -199,7 +197,6 @@ def retrain(
     judged_keys = set(tracking.run_json(paths, champion_info.run_id, "test_keys.json")["test_keys"])
     judged = corpus[corpus["key"].isin(judged_keys)]
     new_test = corpus[(corpus["split"] == "test") & ~corpus["key"].isin(judged_keys)]
-    champion_pipeline = tracking.load_version(paths, champion)
     champion_metrics, champion_predicted = _score(champion_pipeline, judged, taxonomy)
     challenger_metrics, challenger_predicted = _score(result.pipeline, judged, taxonomy)
     decision = gate(champion_metrics, challenger_metrics, gate_config)
@@ -238,7 +235,7 @@ def retrain(
         f"champion was judged on; {len(changed)} predictions changed"
     )
     if decision.promote or force:
-        promote(paths, run.version, config)
+        promote(paths, run.version)
         status = "promoted" if decision.promote else "forced"
         note = "" if decision.promote else " (forced past: " + "; ".join(decision.reasons) + ")"
         return RetrainReport(

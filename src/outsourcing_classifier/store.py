@@ -1,7 +1,8 @@
-"""The exported champion in ``models/``: a skops file plus a manifest, verified on every load.
+"""The verified model loader, and the exported champion in ``models/`` (skops file + manifest).
 
-Models are never unpickled: skops rebuilds only the types on :data:`ALLOWED_TYPES`, and only
-after the file's SHA-256 matches its manifest.
+Models are never unpickled: every source (``models/``, the MLflow registry) goes through
+:func:`load_verified`, which rebuilds only the types on :data:`ALLOWED_TYPES`, and only after
+the file's SHA-256 matches the one recorded for it (by the manifest, or by the registry).
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ class ModelFileError(UserFacingError):
 
 
 @dataclass(frozen=True)
+class ModelArtifact:
+    """A model file's bytes and the SHA-256 recorded for them when they were made."""
+
+    data: bytes
+    sha256: str
+    source: str  # what the user named: a path, or a models:/ URI and its version
+    recorded_in: str  # where the SHA-256 was recorded, for the mismatch message
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     pipeline: Pipeline
     manifest: dict
@@ -78,40 +89,76 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def export_model(pipeline: Pipeline, folder: Path, details: dict) -> Path:
-    """Write ``pipeline`` and its manifest into ``folder``; return the model file's path.
-
-    ``details`` (labels, corpus digest, metrics, MLflow version, ...) goes into the manifest.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    data = sio.dumps(pipeline)
-    untrusted = set(sio.get_untrusted_types(data=data))
+def allowed_types(data: bytes, source: str) -> list[str]:
+    """The types of a skops file that skops does not trust itself; refused unless allow-listed."""
+    try:
+        untrusted = set(sio.get_untrusted_types(data=data))
+    except Exception as error:
+        raise ModelFileError(f"{source}: not a skops model file ({error})") from error
     if not untrusted <= ALLOWED_TYPES:
+        foreign = ", ".join(sorted(untrusted - ALLOWED_TYPES))
+        raise ModelFileError(f"{source}: holds types outside the allow-list: {foreign}")
+    return sorted(untrusted)
+
+
+def load_verified(artifact: ModelArtifact) -> Pipeline:
+    """The one loader of every model source: hash, then allow-listed types, then load.
+
+    Hash and load read the same bytes, so the file cannot change between the two.
+    """
+    if hashlib.sha256(artifact.data).hexdigest() != artifact.sha256:
         raise ModelFileError(
-            f"pipeline holds types outside the allow-list: {untrusted - ALLOWED_TYPES}"
+            f"{artifact.source}: SHA-256 does not match {artifact.recorded_in}; the file was "
+            "changed or replaced, refusing to load it"
         )
+    pipeline = sio.loads(artifact.data, trusted=allowed_types(artifact.data, artifact.source))
+    if not isinstance(pipeline, Pipeline):
+        raise ModelFileError(f"{artifact.source}: not a scikit-learn pipeline")
+    return pipeline
+
+
+def model_labels(pipeline: Pipeline) -> list[str]:
+    return [str(c) for c in pipeline.classes_]
+
+
+def export_model(artifact: ModelArtifact, folder: Path, details: dict) -> Path:
+    """Verify ``artifact`` and write it unchanged into ``folder`` with its manifest.
+
+    The manifest records the file's SHA-256 and the model's labels; ``details`` (corpus digest,
+    metrics, MLflow version, ...) is a record for people. Returns the model file's path.
+    """
+    pipeline = load_verified(artifact)
+    folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / MODEL_FILE
     manifest = {
         "format": MANIFEST_FORMAT,
         "model_file": MODEL_FILE,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": artifact.sha256,
+        "labels": model_labels(pipeline),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "libraries": library_versions(),
         **details,
     }
     # Model first, manifest last: a crash in between leaves a hash mismatch, never a silent swap.
-    write_atomic(model_path, data)
+    write_atomic(model_path, artifact.data)
     write_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"))
-    load_model(folder)  # verify what was written
+    if sha256_file(model_path) != artifact.sha256:
+        raise ModelFileError(f"{model_path}: the written file differs from the verified one")
     return model_path
 
 
 def load_model(location: Path) -> LoadedModel:
-    """Load a model folder (or its ``.skops`` file) after checking hash and types."""
+    """Load a model folder (or its ``.skops`` file) through :func:`load_verified`, against the
+    SHA-256 of its manifest; the manifest's labels must be the model's classes."""
     location = Path(location)
     if location.suffix.lower() in REFUSED_SUFFIXES:
         raise ModelFileError(
             f"{location}: pickle/joblib model files are never loaded; use a .skops export"
+        )
+    if not location.exists():
+        raise ModelFileError(
+            f"{location}: no model file (no such file or folder; "
+            "train one with 'outsourcing train')"
         )
     folder = location if location.is_dir() else location.parent
     model_path = location if location.is_file() else folder / MODEL_FILE
@@ -126,19 +173,14 @@ def load_model(location: Path) -> LoadedModel:
         raise ModelFileError(f"{manifest_path}: unreadable manifest: {error}") from error
     if manifest.get("format") != MANIFEST_FORMAT or "sha256" not in manifest:
         raise ModelFileError(f"{manifest_path}: not a manifest of this tool")
-    if sha256_file(model_path) != manifest["sha256"]:
-        raise ModelFileError(
-            f"{model_path}: SHA-256 does not match {manifest_path.name}; the file was changed "
-            "or replaced, refusing to load it"
+    pipeline = load_verified(
+        ModelArtifact(
+            model_path.read_bytes(), manifest["sha256"], str(model_path), manifest_path.name
         )
-    try:
-        untrusted = set(sio.get_untrusted_types(file=model_path))
-    except Exception as error:
-        raise ModelFileError(f"{model_path}: not a skops model file ({error})") from error
-    if not untrusted <= ALLOWED_TYPES:
-        foreign = ", ".join(sorted(untrusted - ALLOWED_TYPES))
-        raise ModelFileError(f"{model_path}: holds types outside the allow-list: {foreign}")
-    pipeline = sio.load(model_path, trusted=sorted(untrusted))
-    if not isinstance(pipeline, Pipeline):
-        raise ModelFileError(f"{model_path}: not a scikit-learn pipeline")
+    )
+    if manifest.get("labels") != model_labels(pipeline):
+        raise ModelFileError(
+            f"{manifest_path}: its labels differ from the model's classes "
+            f"({', '.join(model_labels(pipeline))}); the manifest was edited, refusing to load it"
+        )
     return LoadedModel(pipeline=pipeline, manifest=manifest, path=model_path)

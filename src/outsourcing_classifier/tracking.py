@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -32,8 +34,19 @@ from outsourcing_classifier.evaluate import (
     confusion_figure,
     top_terms,
 )
-from outsourcing_classifier.store import library_versions
+from outsourcing_classifier.store import (
+    ModelArtifact,
+    ModelFileError,
+    library_versions,
+    load_verified,
+)
 from outsourcing_classifier.train import TrainResult
+
+# The file MLflow's sklearn flavour writes a skops model to, and the registry tag holding its
+# SHA-256: the registry, not the artifact store, says what a version's model file must be.
+REGISTERED_FILE = "model.skops"
+DIGEST_TAG = "model_sha256"
+MODEL_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))")
 
 
 @dataclass(frozen=True)
@@ -197,7 +210,8 @@ def _log_artifacts(result: TrainResult) -> None:
 
 
 def _log_model(client: MlflowClient, pipeline: Pipeline, corpus: pd.DataFrame) -> str:
-    """Log the pipeline as the run's model and register it as a new version.
+    """Log the pipeline as the run's model, register it as a new version, and tag the version
+    with the SHA-256 of its model file as stored, which every later load must match.
 
     Registered through the client: the fluent ``registered_model_name`` prints to stderr.
     """
@@ -225,7 +239,22 @@ def _log_model(client: MlflowClient, pipeline: Pipeline, corpus: pd.DataFrame) -
     registered = client.create_model_version(
         REGISTERED_MODEL_NAME, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
     )
-    return str(registered.version)
+    version = str(registered.version)
+    data = _registered_file(client, REGISTERED_MODEL_NAME, version)
+    client.set_model_version_tag(
+        REGISTERED_MODEL_NAME, version, DIGEST_TAG, hashlib.sha256(data).hexdigest()
+    )
+    return version
+
+
+def _registered_file(client: MlflowClient, name: str, version: str) -> bytes:
+    """The bytes of a registered version's model file, fetched from the artifact store."""
+    location = client.get_model_version_download_uri(name, version)
+    with tempfile.TemporaryDirectory() as folder:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{location.rstrip('/')}/{REGISTERED_FILE}", dst_path=folder
+        )
+        return Path(local).read_bytes()
 
 
 def run_json(paths: Paths, run_id: str, artifact: str) -> dict:
@@ -287,13 +316,51 @@ def set_alias(paths: Paths, alias: str, version: str) -> None:
     connect(paths).set_registered_model_alias(REGISTERED_MODEL_NAME, alias, str(version))
 
 
-def load_version(paths: Paths, version: str) -> Pipeline:
-    """The registered pipeline of one version (skops format, trusted types from its flavour)."""
-    connect(paths)
-    return mlflow.sklearn.load_model(f"models:/{REGISTERED_MODEL_NAME}/{version}")
+def version_uri(version: str) -> str:
+    return f"models:/{REGISTERED_MODEL_NAME}/{version}"
 
 
-def load_uri(paths: Paths, uri: str) -> Pipeline:
-    """A pipeline from an MLflow model URI such as ``models:/outsourcing-classifier@champion``."""
-    connect(paths)
-    return mlflow.sklearn.load_model(uri)
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` as (name, alias, version)."""
+    match = MODEL_URI.fullmatch(uri)
+    if match is None:
+        raise ModelFileError(f"{uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+    return match["name"], match["alias"], match["version"]
+
+
+def fetch_model(paths: Paths, uri: str) -> ModelArtifact:
+    """A registered version's model file with the SHA-256 that ``train`` recorded for it.
+
+    Only the registry is believed: the artifact's own ``MLmodel`` (its loader and the types it
+    says to trust) is never read.
+    """
+    name, alias, version = parse_model_uri(uri)
+    client = connect(paths)
+    try:
+        if alias:
+            found = client.get_model_version_by_alias(name, alias)
+        else:
+            found = client.get_model_version(name, version)
+    except MlflowException as error:  # the store answered connect(): the version is not there
+        reason = "no registered version has this alias" if alias else "no such registered version"
+        raise ModelFileError(f"{uri}: {reason}") from error
+    number = str(found.version)
+    source = uri if version else f"{uri} (version {number})"
+    digest = found.tags.get(DIGEST_TAG)
+    if not digest:
+        raise ModelFileError(
+            f"{source}: version {number} was registered without a SHA-256 of its model file, so "
+            "it cannot be verified; train a new version ('outsourcing train') and promote it"
+        )
+    try:
+        data = _registered_file(client, name, number)
+    except (MlflowException, OSError) as error:
+        raise ModelFileError(
+            f"{source}: cannot fetch its {REGISTERED_FILE} from the artifact store"
+        ) from error
+    return ModelArtifact(data, digest, source, f"the digest registered for version {number}")
+
+
+def load_registered(paths: Paths, uri: str) -> Pipeline:
+    """A registered version's pipeline, through the one verified loader."""
+    return load_verified(fetch_model(paths, uri))

@@ -8,7 +8,7 @@ from mlflow.tracking import MlflowClient
 from outsourcing_classifier import retrain, tracking
 from outsourcing_classifier.config import REGISTERED_MODEL_NAME, ModelConfig, load_paths
 from outsourcing_classifier.corpus import corpus_digest
-from outsourcing_classifier.store import load_model
+from outsourcing_classifier.store import ModelFileError, load_model
 
 pytestmark = pytest.mark.slow
 
@@ -97,5 +97,36 @@ def test_champion_export_matches_the_registered_model(recorded, trained):
     assert loaded.manifest["mlflow"]["version"] == "1"
     assert loaded.manifest["corpus_digest"] == digest
     assert loaded.manifest["test_keys"] == list(trained.test_keys)
-    registered = tracking.load_version(paths, "1")
+    registered = tracking.load_registered(paths, "models:/outsourcing-classifier/1")
     assert registered.predict(probe).tolist() == trained.pipeline.predict(probe).tolist()
+    tags = (
+        MlflowClient(paths.tracking_uri, paths.tracking_uri)
+        .get_model_version(REGISTERED_MODEL_NAME, "1")
+        .tags
+    )
+    assert tags["model_sha256"] == loaded.manifest["sha256"]  # models/ holds the registered file
+
+
+@pytest.mark.parametrize(
+    ("uri", "parsed"),
+    [
+        ("models:/outsourcing-classifier@champion", ("outsourcing-classifier", "champion", None)),
+        ("models:/outsourcing-classifier/12", ("outsourcing-classifier", None, "12")),
+    ],
+)
+def test_model_uris_name_a_registered_version(uri, parsed):
+    assert tracking.parse_model_uri(uri) == parsed
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "models:/outsourcing-classifier",  # neither alias nor version
+        "models:/outsourcing-classifier/Production",  # a stage, not a version
+        "models:/m-0123456789abcdef",  # a logged model, never registered
+        "models:/outsourcing-classifier/3/model.skops",  # a file inside a version
+    ],
+)
+def test_other_model_uris_are_refused(uri):
+    with pytest.raises(ModelFileError, match="expected models:/NAME@ALIAS or models:/NAME/VERSION"):
+        tracking.parse_model_uri(uri)
