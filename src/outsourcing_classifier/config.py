@@ -41,6 +41,11 @@ class Paths:
         return self.data / "taxonomy.yaml"
 
     @property
+    def behaviour(self) -> Path:
+        """The behavioural cases every model must pass (tests/model and the retraining gate)."""
+        return self.data / "behaviour.yaml"
+
+    @property
     def corpus(self) -> Path:
         return self.data / "corpus"
 
