@@ -149,7 +149,12 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class GateConfig:
-    """How much worse a challenger may be and still be promoted."""
+    """When a challenger may replace the champion."""
 
     max_macro_f1_drop: float = 0.005
     max_class_f1_drop: float = 0.05
+    # A champion test prediction this sure, and right, is confident. The challenger may flip 2% of
+    # a label's confident predictions, but always 3: a small test split moves by a few rows.
+    confident_at: float = 0.9
+    max_flip_share: float = 0.02
+    flip_allowance: int = 3

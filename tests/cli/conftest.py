@@ -47,12 +47,12 @@ def run(capsys, monkeypatch):
 
 
 def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
-    """A project folder with the real taxonomy and examples and a small slice of the corpus."""
+    """A project folder with the real taxonomy and behavioural cases and a small slice of the
+    corpus."""
     (root / "data" / "corpus").mkdir(parents=True)
     (root / "data" / "incoming").mkdir()
-    (root / "data" / "taxonomy.yaml").write_bytes(
-        (PROJECT_ROOT / "data/taxonomy.yaml").read_bytes()
-    )
+    for name in ("taxonomy.yaml", "behaviour.yaml"):
+        (root / "data" / name).write_bytes((PROJECT_ROOT / "data" / name).read_bytes())
     small = corpus.groupby("label", group_keys=False).sample(ROWS_PER_LABEL, random_state=0)
     small[[*REQUIRED_COLUMNS, "near_label"]].to_csv(root / "data/corpus/base.csv", index=False)
     return load_paths(root)

@@ -1,0 +1,140 @@
+"""The challenger gate's pure decision: each rule names its reason, and confident flips are
+counted per label."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outsourcing_classifier.behaviour import BehaviourFailure, InvarianceCase, MinimumCase
+from outsourcing_classifier.config import GateConfig
+from outsourcing_classifier.evaluate import compute_metrics
+from outsourcing_classifier.gate import Comparison, ConfidentFlip, confident_flips, decide
+
+PAYROLL = MinimumCase("duty line", "Payroll for 800 staff", "hro")
+CITY = InvarianceCase("city", ("Payroll in Leeds", "Payroll in Lyon"))
+PAYROLL_FAILS = BehaviourFailure(PAYROLL, "'Payroll for 800 staff' is kpo (0.99), expected hro")
+CITY_FAILS = BehaviourFailure(CITY, "'Payroll in Leeds' is hro, but 'Payroll in Lyon' is bpo")
+
+
+def _flips(count: int) -> tuple[ConfidentFlip, ...]:
+    return tuple(ConfidentFlip(f"Payroll run {i}", "hro", 0.99, "kpo", 0.97) for i in range(count))
+
+
+def _comparison(taxonomy, **changes) -> Comparison:
+    """A challenger exactly as good as the champion, with ``changes`` applied."""
+    truth = ["hro"] * 20 + ["kpo"] * 20
+    same = compute_metrics(truth, truth, taxonomy)
+    facts = {
+        "champion": same,
+        "challenger": same,
+        "champion_failures": (),
+        "challenger_failures": (),
+        "confident": {"hro": 100, "kpo": 300},
+        "confident_flips": (),
+    }
+    return Comparison(**(facts | changes))
+
+
+def test_a_challenger_as_good_as_the_champion_is_promoted(taxonomy):
+    assert decide(_comparison(taxonomy), GateConfig()).reasons == ()
+    assert decide(_comparison(taxonomy), GateConfig()).promote
+
+
+@pytest.mark.parametrize(
+    ("changes", "reasons"),
+    [
+        (  # a behavioural case the champion passes
+            {"challenger_failures": (PAYROLL_FAILS,)},
+            [
+                "fails a behavioural case the champion passes: minimum (duty line): "
+                "'Payroll for 800 staff' is kpo (0.99), expected hro"
+            ],
+        ),
+        (  # a case the champion fails too is not held against the challenger
+            {"champion_failures": (CITY_FAILS,), "challenger_failures": (CITY_FAILS,)},
+            [],
+        ),
+        (  # 4 of 100 confident hro predictions flipped: over the floor of 3 rows
+            {"confident_flips": _flips(4)},
+            [
+                "4 of the champion's 100 confident (>= 0.9) correct hro test predictions "
+                "flipped, more than the 3 allowed; e.g. 'Payroll run 0' is now kpo"
+            ],
+        ),
+        ({"confident_flips": _flips(3)}, []),  # 3 flips: within the floor
+        (  # 7 of 300 is over 2% (6)
+            {"confident": {"hro": 300}, "confident_flips": _flips(7)},
+            [
+                "7 of the champion's 300 confident (>= 0.9) correct hro test predictions "
+                "flipped, more than the 6 allowed; e.g. 'Payroll run 0' is now kpo"
+            ],
+        ),
+        ({"confident": {"hro": 300}, "confident_flips": _flips(6)}, []),  # 2% of 300: allowed
+    ],
+)
+def test_each_rule_names_its_reason(taxonomy, changes, reasons):
+    decision = decide(_comparison(taxonomy, **changes), GateConfig())
+    assert list(decision.reasons) == reasons
+    assert decision.promote == (not reasons)
+
+
+def test_worse_scores_are_refused_by_the_aggregate_rules(taxonomy):
+    truth = ["hro"] * 20 + ["kpo"] * 20
+    worse = compute_metrics(truth, ["hro"] * 24 + ["kpo"] * 16, taxonomy)
+    # hro: precision 20/24, F1 0.909; kpo: recall 16/20, F1 0.889
+    assert decide(_comparison(taxonomy, challenger=worse), GateConfig()).reasons == (
+        "macro-F1 fell by 0.101 (1.000 -> 0.899), more than 0.005",
+        "F1 of kpo fell by 0.111, more than 0.05",  # in taxonomy order
+        "F1 of hro fell by 0.091, more than 0.05",
+    )
+
+
+def test_the_artifact_holds_the_failures_and_the_flipped_texts(taxonomy):
+    facts = _comparison(
+        taxonomy,
+        champion_failures=(CITY_FAILS,),
+        challenger_failures=(PAYROLL_FAILS, CITY_FAILS),
+        confident_flips=_flips(1),
+    ).as_dict()
+    assert facts["behaviour"] == {
+        "new_failures": [{"kind": "minimum", "why": "duty line", "detail": PAYROLL_FAILS.detail}],
+        "champion_fails_too": [{"kind": "invariance", "why": "city", "detail": CITY_FAILS.detail}],
+    }
+    assert facts["confident_flips"] == {
+        "per_label": {
+            "hro": {"confident": 100, "flipped": 1},
+            "kpo": {"confident": 300, "flipped": 0},
+        },
+        "rows": [
+            {
+                "text": "Payroll run 0",
+                "label": "hro",
+                "champion_confidence": 0.99,
+                "challenger": "kpo",
+                "challenger_confidence": 0.97,
+            }
+        ],
+    }
+
+
+def test_confident_flips_count_only_confident_correct_predictions():
+    rows = pd.DataFrame(
+        {
+            "text": ["a", "b", "c", "d", "e"],
+            "label": ["hro", "hro", "hro", "kpo", "kpo"],
+        }
+    )
+    confident, flips = confident_flips(
+        rows,
+        np.array(["hro", "hro", "hro", "hro", "kpo"], dtype=object),
+        np.array([0.95, 0.99, 0.6, 0.97, 0.9]),
+        np.array(["hro", "kpo", "kpo", "kpo", "kpo"], dtype=object),
+        np.array([0.9, 0.8, 0.7, 0.99, 0.9]),
+        confident_at=0.9,
+    )
+    # a: confident and kept; b: confident, flipped; c: flipped but unsure; d: a confident
+    # mistake the challenger corrects; e: confident (exactly 0.9) and kept
+    assert confident == {"hro": 2, "kpo": 1}
+    assert flips == (ConfidentFlip("b", "hro", 0.99, "kpo", 0.8),)
