@@ -149,7 +149,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class GateConfig:
-    """When a challenger may replace the champion."""
+    """When a challenger may replace the champion, and when a batch to add looks wrong."""
 
     max_macro_f1_drop: float = 0.005
     max_class_f1_drop: float = 0.05
@@ -158,3 +158,7 @@ class GateConfig:
     confident_at: float = 0.9
     max_flip_share: float = 0.02
     flip_allowance: int = 3
+    # `add` warns (with --strict, refuses) when more than half the rows carry another label than
+    # the one the champion gives them this confidently.
+    batch_confident_at: float = 0.95
+    max_batch_contradiction_share: float = 0.5

@@ -1,7 +1,8 @@
-"""The challenger gate: may a challenger replace the champion?
+"""The safety gates: may a challenger replace the champion, and does a batch of new examples
+contradict the champion so squarely that it looks mislabelled or poisoned?
 
-The facts are measured by ``retrain``; the decision is a pure function of those facts and
-:class:`GateConfig`.
+The facts are measured by the callers (``retrain`` for a challenger, :func:`add_checked` for a
+batch); the decisions are pure functions of those facts and :class:`GateConfig`.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from outsourcing_classifier.behaviour import BehaviourFailure
-from outsourcing_classifier.config import GateConfig
+from outsourcing_classifier.config import GateConfig, Paths
+from outsourcing_classifier.corpus import AdditionPlan, append_examples, plan_examples
 from outsourcing_classifier.evaluate import Metrics
+from outsourcing_classifier.store import load_model
+from outsourcing_classifier.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -161,3 +166,82 @@ def decide(comparison: Comparison, config: GateConfig) -> GateDecision:
     """Promote only if no rule finds a reason to refuse; every reason found is returned."""
     reasons = tuple(reason for rule in RULES for reason in rule(comparison, config))
     return GateDecision(not reasons, reasons)
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    champion: str  # the label the champion gives, confidently
+    batch: str  # the label the batch gives
+    rows: int
+
+
+@dataclass(frozen=True)
+class BatchCheck:
+    """A batch whose labels contradict the champion's confident predictions on most rows."""
+
+    rows: int
+    confident_at: float
+    contradictions: tuple[Contradiction, ...]  # largest first
+
+    def text(self) -> str:
+        return "; ".join(
+            f"{c.rows} of {self.rows} rows: champion says {c.champion} with ≥ "
+            f"{self.confident_at:g}, batch says {c.batch}"
+            for c in self.contradictions
+        )
+
+
+def check_batch(
+    labels: list[str], champion: np.ndarray, classes: np.ndarray, config: GateConfig
+) -> BatchCheck | None:
+    """A :class:`BatchCheck` when more than ``config.max_batch_contradiction_share`` of the rows
+    carry another label than the one the champion gives them with ``config.batch_confident_at``
+    or more (``champion``: its probabilities over ``classes``); else ``None``."""
+    predicted = np.asarray(classes, dtype=object)[champion.argmax(1)]
+    confident = champion.max(1) >= config.batch_confident_at
+    pairs = Counter(
+        (said, given)
+        for said, given, sure in zip(predicted, labels, confident, strict=True)
+        if sure and said != given
+    )
+    if sum(pairs.values()) <= config.max_batch_contradiction_share * len(labels):
+        return None
+    return BatchCheck(
+        len(labels),
+        config.batch_confident_at,
+        tuple(Contradiction(str(said), given, n) for (said, given), n in pairs.most_common()),
+    )
+
+
+@dataclass(frozen=True)
+class CheckedAddition:
+    plan: AdditionPlan
+    check: BatchCheck | None  # the batch contradicts the champion
+    held: bool  # nothing written because ``strict`` and ``check``
+
+
+def add_checked(
+    paths: Paths,
+    taxonomy: Taxonomy,
+    path: Path,
+    *,
+    strict: bool = False,
+    dry_run: bool = False,
+    config: GateConfig | None = None,
+    **options,
+) -> CheckedAddition:
+    """``outsourcing add``: plan the batch (``options`` as for :func:`plan_examples`), check it
+    against the champion in ``models/`` if there is one, and append it unless anything is
+    refused, it is a dry run, or ``strict`` and the batch contradicts the champion."""
+    plan = plan_examples(path, paths.corpus, taxonomy, **options)
+    check = None
+    if not plan.refused and len(plan.rows) and paths.champion_model.is_file():
+        pipeline = load_model(paths.models).pipeline
+        proba = pipeline.predict_proba(plan.rows["text"].tolist())
+        check = check_batch(
+            plan.rows["label"].tolist(), proba, pipeline.classes_, config or GateConfig()
+        )
+    held = strict and check is not None
+    if not (plan.refused or dry_run or held or plan.rows.empty):
+        plan = append_examples(plan, path, paths.added_examples)
+    return CheckedAddition(plan, check, held)

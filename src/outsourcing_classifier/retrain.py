@@ -19,9 +19,15 @@ from outsourcing_classifier.config import (
     Paths,
     UserFacingError,
 )
-from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
+from outsourcing_classifier.corpus import CorpusError, corpus_digest, read_corpus
 from outsourcing_classifier.evaluate import Metrics, compute_metrics
-from outsourcing_classifier.gate import Comparison, GateDecision, confident_flips, decide
+from outsourcing_classifier.gate import (
+    Comparison,
+    GateDecision,
+    add_checked,
+    confident_flips,
+    decide,
+)
 from outsourcing_classifier.spreadsheet import SpreadsheetError
 from outsourcing_classifier.store import export_model, write_atomic
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
@@ -275,10 +281,10 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
             continue
         errors = path.with_name(path.name + ".errors.txt")
         try:
-            plan = add_examples(path, paths.corpus, paths.added_examples, taxonomy)
-            refused = plan.refused
+            added = add_checked(paths, taxonomy, path)
+            refused = added.plan.refused
         except (CorpusError, SpreadsheetError, TaxonomyError) as error:
-            plan, refused = None, [str(error)]
+            added, refused = None, [str(error)]
         if refused:
             write_atomic(errors, ("\n".join(refused) + "\n").encode("utf-8"))
             outcomes.append((path.name, f"refused, see {errors.name}"))
@@ -287,5 +293,8 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
         paths.incoming_done.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
-        outcomes.append((path.name, f"added {len(plan.rows)}, skipped {len(plan.skipped)}"))
+        outcome = f"added {len(added.plan.rows)}, skipped {len(added.plan.skipped)}"
+        if added.check:
+            outcome += f"; contradicts the champion: {added.check.text()}"
+        outcomes.append((path.name, outcome))
     return outcomes

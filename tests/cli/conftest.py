@@ -58,6 +58,12 @@ def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
     return load_paths(root)
 
 
+@pytest.fixture
+def untrained_home(tmp_path, corpus) -> Paths:
+    """A small project before its first ``outsourcing train``: no champion."""
+    return make_small_project(tmp_path / "untrained", corpus)
+
+
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory, corpus) -> Paths:
     """A small project trained once by ``outsourcing train``; tests copy it before changing it."""

@@ -1,6 +1,6 @@
 """The model lifecycle end to end: label -> review -> correct -> add -> retrain -> promote,
-the gate refusing a corrupted or poisoned challenger, rollback, --if-changed, ingest, and add
-refusals."""
+the gate refusing a corrupted or poisoned challenger, add's check against the champion, rollback,
+--if-changed, ingest, and add refusals."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ PAYROLL = random.Random(0).sample(
     300,
 )
 VICTIM = "Run monthly payroll for 1200 employees in Germany"
+POISON_PATTERN = "300 of 300 rows: champion says hro with ≥ 0.95, batch says kpo"
 
 
 @pytest.fixture
@@ -174,11 +175,21 @@ def test_ingest_takes_good_files_and_leaves_bad_ones(run, home):
         good, index=False
     )
     pd.DataFrame({"text": ["Screen applicants"], "label": ["RPO"]}).to_csv(bad, index=False)
+    pd.DataFrame({"text": PAYROLL[:3], "label": "kpo"}).to_csv(
+        home.incoming / "payroll.csv", index=False
+    )
     result = run("retrain", "--ingest", "--if-changed", home=home.root)
-    assert "incoming good.csv: added 2" in result.stdout
+    assert "incoming good.csv: added 2, skipped 0\n" in result.stdout
+    assert (
+        "incoming payroll.csv: added 3, skipped 0; contradicts the champion: "
+        "3 of 3 rows: champion says hro with ≥ 0.95, batch says kpo"
+    ) in result.stdout
     assert "incoming bad.csv: refused" in result.stdout
     assert not good.exists()
-    assert [p.name.split("-", 1)[1] for p in (home.incoming / "done").iterdir()] == ["good.csv"]
+    assert sorted(p.name.split("-", 1)[1] for p in (home.incoming / "done").iterdir()) == [
+        "good.csv",
+        "payroll.csv",
+    ]
     assert bad.exists()
     assert "research_po or recruitment_po" in (home.incoming / "bad.csv.errors.txt").read_text()
 
@@ -249,13 +260,14 @@ def test_add_map_dry_run_duplicates_and_conflicts(run, home, tmp_path):
     assert (row["label"], row["split"]) == (other, "test")
 
 
-def test_poisoned_batch_is_refused_by_the_gate(run, home, tmp_path):
+def test_poisoned_batch_is_flagged_at_add_and_its_challenger_refused(run, home, tmp_path):
     assert _predict(run, home, [VICTIM]) == ["hro"]
     champion_sha = json.loads(home.champion_manifest.read_text())["sha256"]
     poison = tmp_path / "payroll.csv"
     pd.DataFrame({"text": PAYROLL, "label": "kpo"}).to_csv(poison, index=False)
     result = run("add", poison, home=home.root)
     assert result.code == 0
+    assert f"warning: the batch contradicts the champion: {POISON_PATTERN}" in result.stderr
     assert "added 300 row(s) (kpo 300)" in result.stdout
 
     result = run("retrain", home=home.root)
@@ -275,3 +287,34 @@ def test_poisoned_batch_is_refused_by_the_gate(run, home, tmp_path):
     victim = [f for f in failures if f["detail"].startswith(repr(VICTIM))]
     assert [(f["kind"], f["why"]) for f in victim] == [("minimum", "duty line")]
     assert victim[0]["detail"].endswith(", expected hro")
+
+
+@pytest.mark.parametrize(
+    ("texts", "label", "code", "stdout", "stderr"),
+    [
+        # the poisoned batch: held back, nothing written
+        (PAYROLL, "kpo", 1, "held back (--strict): nothing added; would add 300 row(s)",
+         POISON_PATTERN),
+        # the same rows with the label the champion gives them: added, nothing to say
+        (PAYROLL, "hro", 0, "added 300 row(s) (hro 300)", ""),
+    ],
+)  # fmt: skip
+def test_add_strict_holds_back_only_a_batch_that_contradicts_the_champion(
+    run, home, tmp_path, texts, label, code, stdout, stderr
+):
+    batch = tmp_path / "batch.csv"
+    pd.DataFrame({"text": texts, "label": label}).to_csv(batch, index=False)
+    result = run("add", batch, "--strict", home=home.root)
+    assert result.code == code
+    assert stdout in result.stdout
+    assert stderr in result.stderr if stderr else result.stderr == ""
+    assert home.added_examples.exists() == (code == 0)
+
+
+def test_add_says_nothing_without_a_champion(run, untrained_home, tmp_path):
+    batch = tmp_path / "batch.csv"
+    pd.DataFrame({"text": PAYROLL, "label": "kpo"}).to_csv(batch, index=False)
+    result = run("add", batch, "--strict", home=untrained_home.root)
+    assert result.code == 0
+    assert "added 300 row(s) (kpo 300)" in result.stdout
+    assert result.stderr == ""

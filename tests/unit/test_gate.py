@@ -1,5 +1,5 @@
-"""The challenger gate's pure decision: each rule names its reason, and confident flips are
-counted per label."""
+"""The gates' pure decisions: each rule of the challenger gate names its reason, confident flips
+are counted per label, and a batch that contradicts the champion on most rows is named."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 from outsourcing_classifier.behaviour import BehaviourFailure, InvarianceCase, MinimumCase
 from outsourcing_classifier.config import GateConfig
 from outsourcing_classifier.evaluate import compute_metrics
-from outsourcing_classifier.gate import Comparison, ConfidentFlip, confident_flips, decide
+from outsourcing_classifier.gate import (
+    Comparison,
+    ConfidentFlip,
+    check_batch,
+    confident_flips,
+    decide,
+)
 
 PAYROLL = MinimumCase("duty line", "Payroll for 800 staff", "hro")
 CITY = InvarianceCase("city", ("Payroll in Leeds", "Payroll in Lyon"))
@@ -138,3 +144,31 @@ def test_confident_flips_count_only_confident_correct_predictions():
     # mistake the challenger corrects; e: confident (exactly 0.9) and kept
     assert confident == {"hro": 2, "kpo": 1}
     assert flips == (ConfidentFlip("b", "hro", 0.99, "kpo", 0.8),)
+
+
+CLASSES = np.array(["bpo", "hro", "kpo"], dtype=object)
+SURE_HRO, UNSURE_HRO, SURE_BPO = [0.02, 0.97, 0.01], [0.1, 0.8, 0.1], [0.96, 0.02, 0.02]
+
+
+@pytest.mark.parametrize(
+    ("labels", "proba", "text"),
+    [
+        (  # the issue's pattern
+            ["kpo"] * 3,
+            [SURE_HRO] * 3,
+            "3 of 3 rows: champion says hro with ≥ 0.95, batch says kpo",
+        ),
+        (  # most rows, in two patterns, the larger first
+            ["kpo", "bpo", "bpo", "hro"],
+            [SURE_HRO, SURE_HRO, SURE_HRO, SURE_HRO],
+            "2 of 4 rows: champion says hro with ≥ 0.95, batch says bpo; "
+            "1 of 4 rows: champion says hro with ≥ 0.95, batch says kpo",
+        ),
+        (["kpo", "kpo", "hro", "hro"], [SURE_HRO] * 4, None),  # half the rows is not most
+        (["kpo"] * 3, [UNSURE_HRO] * 3, None),  # the champion is not sure enough
+        (["bpo", "kpo"], [SURE_BPO, SURE_HRO], None),  # agrees on one, contradicts one
+    ],
+)
+def test_a_batch_is_named_when_most_rows_contradict_a_sure_champion(labels, proba, text):
+    check = check_batch(labels, np.array(proba), CLASSES, GateConfig())
+    assert (check.text() if check else None) == text
