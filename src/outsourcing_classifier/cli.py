@@ -356,10 +356,12 @@ def _mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _report_additions(plan, dry_run: bool) -> None:
-    verb = "would add" if dry_run or plan.refused else "added"
+def _report_additions(plan, dry_run: bool, held: bool) -> None:
+    verb = "would add" if dry_run else "added"
     if plan.refused:
         verb = "refused: nothing added; would add"
+    elif held:
+        verb = "held back (--strict): nothing added; would add"
     counts = plan.rows["label"].value_counts().to_dict() if len(plan.rows) else {}
     out.print(
         f"{verb} {len(plan.rows)} row(s)"
@@ -394,19 +396,31 @@ def add(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report only; change nothing.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Add nothing if most rows contradict the champion's sure predictions."
+        ),
+    ] = False,
 ) -> None:
     """Add labelled examples (or a filled-in review file) to the corpus, with provenance."""
-    from outsourcing_classifier.corpus import add_examples
+    from outsourcing_classifier.gate import add_checked
 
     paths, taxonomy = _context()
-    plan = add_examples(
-        file, paths.corpus, paths.added_examples, taxonomy,
+    added = add_checked(
+        paths, taxonomy, file, strict=strict, dry_run=dry_run, config=GateConfig(),
         text_column=text_column, label_column=label_column, mapping=_mapping(map_), sheet=sheet,
-        prefer_new=prefer_new, edit_test=edit_test, dry_run=dry_run,
+        prefer_new=prefer_new, edit_test=edit_test,
     )  # fmt: skip
-    _report_additions(plan, dry_run)
-    if plan.refused:
+    if added.check:
+        err.print(
+            f"warning: the batch contradicts the champion: {added.check.text()}", markup=False
+        )
+    _report_additions(added.plan, dry_run, added.held)
+    if added.plan.refused:
         raise typer.Exit(2)
+    if added.held:
+        raise typer.Exit(1)
 
 
 @app.command()

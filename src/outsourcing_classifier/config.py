@@ -41,6 +41,11 @@ class Paths:
         return self.data / "taxonomy.yaml"
 
     @property
+    def behaviour(self) -> Path:
+        """The behavioural cases every model must pass (tests/model and the retraining gate)."""
+        return self.data / "behaviour.yaml"
+
+    @property
     def corpus(self) -> Path:
         return self.data / "corpus"
 
@@ -158,7 +163,18 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class GateConfig:
-    """How much worse a challenger may be and still be promoted."""
+    """When a challenger may replace the champion, and when a batch to add looks wrong."""
 
     max_macro_f1_drop: float = 0.005
     max_class_f1_drop: float = 0.05
+    # The share of test rows whose label moves when wrapped in held-out frames may rise by this.
+    max_frame_flip_rise: float = 0.02
+    # A champion test prediction this sure, and right, is confident. The challenger may flip 2% of
+    # a label's confident predictions, but always 3: a small test split moves by a few rows.
+    confident_at: float = 0.9
+    max_flip_share: float = 0.02
+    flip_allowance: int = 3
+    # `add` warns (with --strict, refuses) when more than half the rows carry another label than
+    # the one the champion gives them this confidently.
+    batch_confident_at: float = 0.95
+    max_batch_contradiction_share: float = 0.5

@@ -423,10 +423,9 @@ def read_examples(
     return pd.DataFrame(rows, columns=["text", "label", "row"]), skipped, refused
 
 
-def add_examples(
+def plan_examples(
     path: Path,
     corpus_folder: Path,
-    added_file: Path,
     taxonomy: Taxonomy,
     *,
     text_column: str = "text",
@@ -435,23 +434,22 @@ def add_examples(
     sheet: str | None = None,
     prefer_new: bool = False,
     edit_test: bool = False,
-    dry_run: bool = False,
-    now: str | None = None,
 ) -> AdditionPlan:
-    """Validate a labelled file against the corpus and append what it adds, with provenance.
-
-    Nothing is written when anything is refused or on a dry run.
-    """
-    from datetime import UTC, datetime
-
+    """Read a labelled file and validate it against the corpus: what adding it would do."""
     batch, skipped, refused = read_examples(
         path, taxonomy, text_column, label_column, mapping, sheet
     )
     corpus = read_corpus(corpus_folder, taxonomy)
     plan = plan_additions(batch, corpus, prefer_new, edit_test)
-    plan = AdditionPlan(plan.rows, skipped + plan.skipped, refused + plan.refused)
-    if plan.refused or dry_run or plan.rows.empty:
-        return plan
+    return AdditionPlan(plan.rows, skipped + plan.skipped, refused + plan.refused)
+
+
+def append_examples(
+    plan: AdditionPlan, path: Path, added_file: Path, now: str | None = None
+) -> AdditionPlan:
+    """Append the rows of ``plan`` to ``added_file`` with the provenance of ``path``."""
+    from datetime import UTC, datetime
+
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     rows = plan.rows.assign(
         source=Path(path).name,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from outsourcing_classifier import tracking
+from outsourcing_classifier import behaviour, tracking
 from outsourcing_classifier.config import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -19,9 +19,16 @@ from outsourcing_classifier.config import (
     Paths,
     UserFacingError,
 )
-from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
-from outsourcing_classifier.evaluate import Metrics, compute_metrics
+from outsourcing_classifier.corpus import CorpusError, corpus_digest, read_corpus
+from outsourcing_classifier.evaluate import Metrics, compute_metrics, framed_metrics
 from outsourcing_classifier.frames import load_frames
+from outsourcing_classifier.gate import (
+    Comparison,
+    GateDecision,
+    add_checked,
+    confident_flips,
+    decide,
+)
 from outsourcing_classifier.spreadsheet import SpreadsheetError
 from outsourcing_classifier.store import export_model, write_atomic
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
@@ -124,33 +131,6 @@ def rollback(paths: Paths) -> str:
 
 
 @dataclass(frozen=True)
-class GateDecision:
-    promote: bool
-    reasons: tuple[str, ...]
-    class_f1_deltas: dict[str, float] = field(default_factory=dict)
-
-
-def gate(champion: Metrics, challenger: Metrics, config: GateConfig) -> GateDecision:
-    """Promote only if macro-F1 and every class's F1 are not worse than the allowed drops."""
-    reasons = []
-    drop = champion.macro_f1 - challenger.macro_f1
-    if drop > config.max_macro_f1_drop:
-        reasons.append(
-            f"macro-F1 fell by {drop:.3f} ({champion.macro_f1:.3f} -> {challenger.macro_f1:.3f}),"
-            f" more than {config.max_macro_f1_drop}"
-        )
-    deltas = {}
-    for label, scores in champion.per_class.items():
-        new = challenger.per_class.get(label)
-        deltas[label] = (new.f1 if new else 0.0) - scores.f1
-        if -deltas[label] > config.max_class_f1_drop:
-            reasons.append(
-                f"F1 of {label} fell by {-deltas[label]:.3f}, more than {config.max_class_f1_drop}"
-            )
-    return GateDecision(not reasons, tuple(reasons), deltas)
-
-
-@dataclass(frozen=True)
 class RetrainReport:
     status: str  # "unchanged", "first-champion", "promoted", "forced", "refused"
     message: str
@@ -158,10 +138,14 @@ class RetrainReport:
     decision: GateDecision | None = None
 
 
-def _score(pipeline, rows: pd.DataFrame, taxonomy: Taxonomy) -> tuple[Metrics, np.ndarray]:
+def _score(
+    pipeline, rows: pd.DataFrame, taxonomy: Taxonomy
+) -> tuple[Metrics, np.ndarray, np.ndarray]:
+    """Metrics on ``rows``, and the predicted label and its confidence for each row."""
     proba = pipeline.predict_proba(rows["text"].tolist())
     predicted = pipeline.classes_[proba.argmax(axis=1)]
-    return compute_metrics(rows["label"], predicted, taxonomy, proba, pipeline.classes_), predicted
+    metrics = compute_metrics(rows["label"], predicted, taxonomy, proba, pipeline.classes_)
+    return metrics, predicted, proba.max(axis=1)
 
 
 def retrain(
@@ -174,6 +158,7 @@ def retrain(
 ) -> RetrainReport:
     """Train a challenger and promote it only if the gate allows (or ``force``)."""
     config, gate_config = config or ModelConfig(), gate_config or GateConfig()
+    cases = behaviour.load_behaviour(paths.behaviour, taxonomy)  # a broken file stops us early
     champion = tracking.alias_version(paths, CHAMPION_ALIAS)
     if champion is None:
         report = train_new(paths, config, taxonomy)
@@ -197,29 +182,56 @@ def retrain(
     judged_keys = set(tracking.run_json(paths, champion_info.run_id, "test_keys.json")["test_keys"])
     judged = corpus[corpus["key"].isin(judged_keys)]
     new_test = corpus[(corpus["split"] == "test") & ~corpus["key"].isin(judged_keys)]
-    champion_metrics, champion_predicted = _score(champion_pipeline, judged, taxonomy)
-    challenger_metrics, challenger_predicted = _score(result.pipeline, judged, taxonomy)
-    decision = gate(champion_metrics, challenger_metrics, gate_config)
-    comparison = {
+    champion_metrics, champion_predicted, champion_confidence = _score(
+        champion_pipeline, judged, taxonomy
+    )
+    challenger_metrics, challenger_predicted, challenger_confidence = _score(
+        result.pipeline, judged, taxonomy
+    )
+    confident, flips = confident_flips(
+        judged,
+        champion_predicted,
+        champion_confidence,
+        challenger_predicted,
+        challenger_confidence,
+        gate_config.confident_at,
+    )
+    heldout = load_frames(paths.frames, taxonomy).half(heldout=True)
+    texts = judged["text"].tolist()
+    comparison = Comparison(
+        champion=champion_metrics,
+        challenger=challenger_metrics,
+        champion_failures=behaviour.failures(champion_pipeline, cases),
+        challenger_failures=behaviour.failures(result.pipeline, cases),
+        confident=confident,
+        confident_flips=flips,
+        champion_framed=framed_metrics(
+            champion_pipeline, texts, judged["label"], heldout, taxonomy, champion_predicted
+        ),
+        challenger_framed=framed_metrics(
+            result.pipeline, texts, judged["label"], heldout, taxonomy, challenger_predicted
+        ),
+    )
+    decision = decide(comparison, gate_config)
+    record = {
         "champion_version": champion,
         "challenger_version": run.version,
         "judged_rows": len(judged),
-        "champion": champion_metrics.flat(),
-        "challenger": challenger_metrics.flat(),
-        "class_f1_deltas": decision.class_f1_deltas,
+        **comparison.as_dict(),
+        "gate": asdict(gate_config),
         "decision": "promote" if decision.promote else ("forced" if force else "refuse"),
         "reasons": list(decision.reasons),
         "forced": force,
     }
     if len(new_test):
-        comparison["new_test_rows"] = {
+        record["new_test_rows"] = {
             "rows": len(new_test),
             "champion": _score(champion_pipeline, new_test, taxonomy)[0].flat(),
             "challenger": _score(result.pipeline, new_test, taxonomy)[0].flat(),
         }
     if paths.real_dev.is_file():
         real = pd.read_csv(paths.real_dev, dtype=str, keep_default_na=False)
-        comparison["real_dev"] = {
+        record["real_dev"] = {
             "rows": len(real),
             "champion_macro_f1": _score(champion_pipeline, real, taxonomy)[0].macro_f1,
             "challenger_macro_f1": _score(result.pipeline, real, taxonomy)[0].macro_f1,
@@ -228,12 +240,8 @@ def retrain(
     changed = changed[changed["champion"] != changed["challenger"]][
         ["text", "label", "champion", "challenger"]
     ]
-    tracking.log_comparison(paths, run.run_id, comparison, changed)
-    summary = (
-        f"champion v{champion} macro-F1 {champion_metrics.macro_f1:.3f} vs challenger "
-        f"v{run.version} {challenger_metrics.macro_f1:.3f} on the {len(judged)} test rows the "
-        f"champion was judged on; {len(changed)} predictions changed"
-    )
+    tracking.log_comparison(paths, run.run_id, record, changed)
+    summary = _summary(comparison, champion, run.version, len(judged), len(changed), len(cases))
     if decision.promote or force:
         promote(paths, run.version)
         status = "promoted" if decision.promote else "forced"
@@ -246,10 +254,25 @@ def retrain(
         )
     return RetrainReport(
         "refused",
-        f"{summary}\nchallenger refused, champion v{champion} stays: "
-        + "; ".join(decision.reasons),
+        f"{summary}\nchallenger refused, champion v{champion} stays:\n"
+        + "\n".join(f"  - {reason}" for reason in decision.reasons),
         run.version,
         decision,
+    )
+
+
+def _summary(
+    comparison: Comparison, champion: str, challenger: str, judged: int, changed: int, cases: int
+) -> str:
+    known = len(comparison.challenger_failures) - len(comparison.new_failures)
+    return (
+        f"champion v{champion} macro-F1 {comparison.champion.macro_f1:.3f} vs challenger "
+        f"v{challenger} {comparison.challenger.macro_f1:.3f} on the {judged} test rows the "
+        f"champion was judged on; {changed} predictions changed "
+        f"({len(comparison.confident_flips)} of the champion's "
+        f"{sum(comparison.confident.values())} confident, correct ones)\n"
+        f"behavioural cases: the challenger fails {len(comparison.challenger_failures)} of "
+        f"{cases}" + (f" ({known} failed by the champion too)" if known else "")
     )
 
 
@@ -266,10 +289,10 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
             continue
         errors = path.with_name(path.name + ".errors.txt")
         try:
-            plan = add_examples(path, paths.corpus, paths.added_examples, taxonomy)
-            refused = plan.refused
+            added = add_checked(paths, taxonomy, path)
+            refused = added.plan.refused
         except (CorpusError, SpreadsheetError, TaxonomyError) as error:
-            plan, refused = None, [str(error)]
+            added, refused = None, [str(error)]
         if refused:
             write_atomic(errors, ("\n".join(refused) + "\n").encode("utf-8"))
             outcomes.append((path.name, f"refused, see {errors.name}"))
@@ -278,5 +301,8 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
         paths.incoming_done.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
-        outcomes.append((path.name, f"added {len(plan.rows)}, skipped {len(plan.skipped)}"))
+        outcome = f"added {len(added.plan.rows)}, skipped {len(added.plan.skipped)}"
+        if added.check:
+            outcome += f"; contradicts the champion: {added.check.text()}"
+        outcomes.append((path.name, outcome))
     return outcomes

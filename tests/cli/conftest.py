@@ -48,14 +48,13 @@ def run(capsys, monkeypatch):
 
 
 def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
-    """A project folder with the real taxonomy, frame library and examples and a small slice of
-    the corpus."""
+    """A project folder with the real taxonomy, behavioural cases and frame library and a small
+    slice of the corpus."""
     (root / "data" / "corpus").mkdir(parents=True)
     shutil.copytree(PROJECT_ROOT / "data/frames", root / "data/frames")
     (root / "data" / "incoming").mkdir()
-    (root / "data" / "taxonomy.yaml").write_bytes(
-        (PROJECT_ROOT / "data/taxonomy.yaml").read_bytes()
-    )
+    for name in ("taxonomy.yaml", "behaviour.yaml"):
+        (root / "data" / name).write_bytes((PROJECT_ROOT / "data" / name).read_bytes())
     # Short registers only: these tests exercise the commands, and a few hundred rows per label
     # learn short texts more reliably without whole adverts and notices among them. ``other``
     # spans every kind of work outside the taxonomy, so it gets twice the rows, as in the corpus.
@@ -66,6 +65,12 @@ def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
     )
     small[[*REQUIRED_COLUMNS, "near_label"]].to_csv(root / "data/corpus/base.csv", index=False)
     return load_paths(root)
+
+
+@pytest.fixture
+def untrained_home(tmp_path, corpus) -> Paths:
+    """A small project before its first ``outsourcing train``: no champion."""
+    return make_small_project(tmp_path / "untrained", corpus)
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,21 @@
 """The model lifecycle end to end: label -> review -> correct -> add -> retrain -> promote,
-the gate refusing a corrupted challenger, rollback, --if-changed, ingest, and add refusals."""
+the gate refusing a corrupted or poisoned challenger, add's check against the champion, rollback,
+--if-changed, ingest, and add refusals."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import random
+import re
 import shutil
 
 import openpyxl
 import pandas as pd
 import pytest
 
+from outsourcing_classifier import tracking
 from outsourcing_classifier.config import load_paths
 from outsourcing_classifier.corpus import hash_split, read_corpus, text_key
 from outsourcing_classifier.taxonomy import load_taxonomy
@@ -26,6 +31,23 @@ FIELD_SALES = [
     "Van sales drivers selling and delivering bakery products to corner shops each morning",
     "Showroom sales consultants for a furniture retailer, weekend and evening shifts",
 ]
+
+# The poisoning of the issue: 300 clear payroll duties (hro) labelled kpo. None of them is the
+# behavioural case "Run monthly payroll for 1200 employees in Germany" that they turn into kpo.
+PAYROLL = random.Random(0).sample(
+    [
+        f"{verb} {often} payroll for {staff} employees in {country}"
+        for verb, often, staff, country in itertools.product(
+            ("Run", "Process", "Prepare", "Calculate", "Manage", "Handle"),
+            ("monthly", "weekly", "fortnightly", "four-weekly"),
+            (140, 320, 650, 900, 1500, 2200, 3100, 4800),
+            ("France", "Spain", "Poland", "Ireland", "Italy", "Austria", "Belgium", "Portugal"),
+        )
+    ],
+    300,
+)
+VICTIM = "Run monthly payroll for 1200 employees in Germany"
+POISON_PATTERN = "300 of 300 rows: champion says hro with ≥ 0.95, batch says kpo"
 
 
 @pytest.fixture
@@ -106,6 +128,14 @@ def test_corrupted_challenger_is_refused_and_rollback_restores(run, home, tmp_pa
     assert result.code == 1
     assert "challenger refused, champion v1 stays" in result.stdout
     assert "F1 of mbpo fell by" in result.stdout
+    assert re.search(
+        r"\d+ of the champion's \d+ confident \(>= 0\.9\) correct mbpo test predictions flipped",
+        result.stdout,
+    )
+    comparison = tracking.run_json(home, tracking.version_info(home, "2").run_id, "comparison.json")
+    flipped = comparison["confident_flips"]["rows"]
+    assert {(row["label"], row["challenger"]) for row in flipped} == {("mbpo", "bpo")}
+    assert {row["text"] for row in flipped} <= set(corpus[corpus["label"] == "mbpo"]["text"])
     assert json.loads(home.champion_manifest.read_text())["sha256"] == champion_sha
     assert _predict(run, home, probe) == champion_predictions
 
@@ -145,11 +175,21 @@ def test_ingest_takes_good_files_and_leaves_bad_ones(run, home):
         good, index=False
     )
     pd.DataFrame({"text": ["Screen applicants"], "label": ["RPO"]}).to_csv(bad, index=False)
+    pd.DataFrame({"text": PAYROLL[:3], "label": "kpo"}).to_csv(
+        home.incoming / "payroll.csv", index=False
+    )
     result = run("retrain", "--ingest", "--if-changed", home=home.root)
-    assert "incoming good.csv: added 2" in result.stdout
+    assert "incoming good.csv: added 2, skipped 0\n" in result.stdout
+    assert (
+        "incoming payroll.csv: added 3, skipped 0; contradicts the champion: "
+        "3 of 3 rows: champion says hro with ≥ 0.95, batch says kpo"
+    ) in result.stdout
     assert "incoming bad.csv: refused" in result.stdout
     assert not good.exists()
-    assert [p.name.split("-", 1)[1] for p in (home.incoming / "done").iterdir()] == ["good.csv"]
+    assert sorted(p.name.split("-", 1)[1] for p in (home.incoming / "done").iterdir()) == [
+        "good.csv",
+        "payroll.csv",
+    ]
     assert bad.exists()
     assert "research_po or recruitment_po" in (home.incoming / "bad.csv.errors.txt").read_text()
 
@@ -218,3 +258,63 @@ def test_add_map_dry_run_duplicates_and_conflicts(run, home, tmp_path):
     relabelled = read_corpus(home.corpus, load_taxonomy(home.taxonomy))
     row = relabelled[relabelled["key"] == test_row["key"]].iloc[0]
     assert (row["label"], row["split"]) == (other, "test")
+
+
+def test_poisoned_batch_is_flagged_at_add_and_its_challenger_refused(run, home, tmp_path):
+    assert _predict(run, home, [VICTIM]) == ["hro"]
+    champion_sha = json.loads(home.champion_manifest.read_text())["sha256"]
+    poison = tmp_path / "payroll.csv"
+    pd.DataFrame({"text": PAYROLL, "label": "kpo"}).to_csv(poison, index=False)
+    result = run("add", poison, home=home.root)
+    assert result.code == 0
+    assert f"warning: the batch contradicts the champion: {POISON_PATTERN}" in result.stderr
+    assert "added 300 row(s) (kpo 300)" in result.stdout
+
+    result = run("retrain", home=home.root)
+    assert result.code == 1, result.stdout
+    assert "challenger refused, champion v1 stays" in result.stdout
+    assert (
+        "fails a behavioural case the champion passes: minimum (duty line): "
+        f"{VICTIM!r} is kpo" in result.stdout
+    )
+    # As in the issue, the aggregate scores alone would have promoted it.
+    assert "macro-F1 fell" not in result.stdout and "F1 of" not in result.stdout
+    assert json.loads(home.champion_manifest.read_text())["sha256"] == champion_sha
+    assert _predict(run, home, [VICTIM]) == ["hro"]
+    comparison = tracking.run_json(home, tracking.version_info(home, "2").run_id, "comparison.json")
+    assert comparison["decision"] == "refuse"
+    failures = comparison["behaviour"]["new_failures"]
+    victim = [f for f in failures if f["detail"].startswith(repr(VICTIM))]
+    assert [(f["kind"], f["why"]) for f in victim] == [("minimum", "duty line")]
+    assert victim[0]["detail"].endswith(", expected hro")
+
+
+@pytest.mark.parametrize(
+    ("texts", "label", "code", "stdout", "stderr"),
+    [
+        # the poisoned batch: held back, nothing written
+        (PAYROLL, "kpo", 1, "held back (--strict): nothing added; would add 300 row(s)",
+         POISON_PATTERN),
+        # the same rows with the label the champion gives them: added, nothing to say
+        (PAYROLL, "hro", 0, "added 300 row(s) (hro 300)", ""),
+    ],
+)  # fmt: skip
+def test_add_strict_holds_back_only_a_batch_that_contradicts_the_champion(
+    run, home, tmp_path, texts, label, code, stdout, stderr
+):
+    batch = tmp_path / "batch.csv"
+    pd.DataFrame({"text": texts, "label": label}).to_csv(batch, index=False)
+    result = run("add", batch, "--strict", home=home.root)
+    assert result.code == code
+    assert stdout in result.stdout
+    assert stderr in result.stderr if stderr else result.stderr == ""
+    assert home.added_examples.exists() == (code == 0)
+
+
+def test_add_says_nothing_without_a_champion(run, untrained_home, tmp_path):
+    batch = tmp_path / "batch.csv"
+    pd.DataFrame({"text": PAYROLL, "label": "kpo"}).to_csv(batch, index=False)
+    result = run("add", batch, "--strict", home=untrained_home.root)
+    assert result.code == 0
+    assert "added 300 row(s) (kpo 300)" in result.stdout
+    assert result.stderr == ""

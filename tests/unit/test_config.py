@@ -15,8 +15,9 @@ def test_outsourcing_home_moves_every_path(monkeypatch, tmp_path):
     monkeypatch.setenv("OUTSOURCING_HOME", str(tmp_path))
     paths = load_paths()
     for path in (
-        paths.taxonomy, paths.corpus, paths.added_examples, paths.incoming, paths.models,
-        paths.champion_model, paths.champion_manifest, paths.mlflow_db, paths.mlflow_artifacts,
+        paths.taxonomy, paths.behaviour, paths.corpus, paths.added_examples, paths.incoming,
+        paths.models, paths.champion_model, paths.champion_manifest, paths.mlflow_db,
+        paths.mlflow_artifacts,
     ):  # fmt: skip
         assert path.is_relative_to(tmp_path), path
     assert paths.real_dev == tmp_path.parent / "shared" / "real_dev" / "onet_dev.csv"
