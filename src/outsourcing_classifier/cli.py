@@ -229,7 +229,8 @@ def label(
     """Label every row of a spreadsheet; all input cells kept, prediction columns appended."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from outsourcing_classifier.label import default_output, label_file
+    from outsourcing_classifier.label import default_output, label_file, write_summary
+    from outsourcing_classifier.outputs import check_output
     from outsourcing_classifier.spreadsheet import sheet_names
 
     paths, taxonomy = _context()
@@ -237,7 +238,7 @@ def label(
         raise UserError("use --sheet or --all-sheets, not both")
     if not file.is_file():
         raise UserError(f"{file}: no such file")
-    jobs = [(sheet, output)]
+    jobs = [(sheet, output or default_output(file))]
     if all_sheets:
         folder = output if output else file.parent
         if output and output.suffix:
@@ -246,6 +247,11 @@ def label(
         jobs = [
             (name, folder / f"{file.stem}.{name}.labeled{suffix}") for name in sheet_names(file)
         ]
+    targets = [target for _, target in jobs]
+    for target in targets:
+        check_output(target, [file], force)
+    if summary_json:
+        check_output(summary_json, [file, *targets], force)
     predictor = _predictor(model, paths, taxonomy, threshold)
     summaries = []
     for sheet_name, target in jobs:
@@ -273,8 +279,7 @@ def label(
         summaries.append(summary)
         _print_summary(summary)
     if summary_json:
-        data = [s.as_dict() for s in summaries]
-        _write_text_atomic(summary_json, json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        write_summary(summaries, summary_json, [file, *targets], force)
 
 
 def _print_summary(summary) -> None:
@@ -294,13 +299,6 @@ def _print_summary(summary) -> None:
         "families: "
         + ", ".join(f"{family} {count:,}" for family, count in summary.per_family.items())
     )
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    from outsourcing_classifier.store import write_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"))
 
 
 def _mapping(pairs: list[str] | None) -> dict[str, str]:
@@ -403,12 +401,14 @@ def review(
 ) -> None:
     """Write the rows that need a person (lowest confidence first, ambiguous ones too)."""
     from outsourcing_classifier.label import review_queue, write_review
+    from outsourcing_classifier.outputs import check_output
 
     _, taxonomy = _context()
-    queue = review_queue(file, limit, text_column or None)
     suffix = ".xlsx" if file.suffix.lower() in (".xlsx", ".xlsm") else ".csv"
     target = output or file.with_name(f"{file.stem}.review{suffix}")
-    write_review(queue, target, list(taxonomy.ids), force)
+    check_output(target, [file], force)
+    queue = review_queue(file, limit, text_column or None)
+    write_review(queue, target, list(taxonomy.ids), file, force)
     out.print(f"wrote {len(queue)} row(s) to review into {target}", markup=False)
     out.print("fill in corrected_label, then: outsourcing add " + str(target), markup=False)
 

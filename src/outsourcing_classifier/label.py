@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -15,13 +16,9 @@ import numpy as np
 import pandas as pd
 
 from outsourcing_classifier.config import UserFacingError
+from outsourcing_classifier.outputs import check_output, write_bytes
 from outsourcing_classifier.predict import Prediction, Predictor, empty_prediction
-from outsourcing_classifier.spreadsheet import (
-    SpreadsheetWriter,
-    open_source,
-    read_chunks,
-    same_file,
-)
+from outsourcing_classifier.spreadsheet import SpreadsheetWriter, open_source, read_chunks
 
 PREDICTION_COLUMNS = (
     "predicted_label",
@@ -222,10 +219,7 @@ def label_file(
     """Label every row of ``path`` into ``output``; return the summary."""
     source = open_source(path, sheet)
     output = Path(output) if output else default_output(Path(path))
-    if same_file(path, output):
-        raise LabelError(f"{output}: the output would overwrite the input; choose another -o")
-    if output.exists() and not force:
-        raise LabelError(f"{output}: exists; use --force to replace it")
+    check_output(output, [path], force)
     added = [
         *PREDICTION_COLUMNS,
         *([TOP_COLUMN] if top else []),
@@ -250,10 +244,11 @@ def label_file(
     more_chunks = first is not None and len(first) == chunk_rows  # else no worker is worth forking
     predictor_of_chunks = _ChunkPredictor(predictor, top, explain, workers if more_chunks else 1)
     counts = (Counter(), Counter())
-    output.parent.mkdir(parents=True, exist_ok=True)
     columns = [*source.columns, *added]
     try:
-        with SpreadsheetWriter(output, columns, sheet=source.sheet or "labeled") as writer:
+        with SpreadsheetWriter(
+            output, columns, sheet=source.sheet or "labeled", inputs=[path], force=force
+        ) as writer:
             in_flight: deque = deque()
             for chunk in _chain(first, chunks):
                 texts = [row_text(values) for values in chunk[text_columns].itertuples(index=False)]
@@ -267,6 +262,15 @@ def label_file(
     labels, families = counts
     summary.per_label, summary.per_family = dict(labels.most_common()), dict(families.most_common())
     return summary
+
+
+def write_summary(
+    summaries: list[LabelSummary], path: Path, inputs: list[Path], force: bool = False
+) -> None:
+    """The summaries as JSON (one object for one sheet), never over `inputs`."""
+    data = [s.as_dict() for s in summaries]
+    text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    write_bytes(path, text.encode("utf-8"), inputs, force)
 
 
 def _flush(writer, in_flight, added, top, explain, summary, counts, on_progress) -> None:
@@ -359,12 +363,16 @@ def review_queue(path: Path, limit: int, text_columns: list[str] | None = None) 
 
 
 def write_review(
-    queue: pd.DataFrame, output: Path, label_ids: list[str], force: bool = False
+    queue: pd.DataFrame, output: Path, label_ids: list[str], source: Path, force: bool = False
 ) -> None:
-    """Write the review queue; in XLSX ``corrected_label`` offers a drop-down of the label ids."""
-    if output.exists() and not force:
-        raise LabelError(f"{output}: exists; use --force to replace it")
+    """Write the review queue of `source`; in XLSX ``corrected_label`` offers a drop-down of the
+    label ids."""
     with SpreadsheetWriter(
-        output, list(REVIEW_COLUMNS), sheet="review", choices={"corrected_label": label_ids}
+        output,
+        list(REVIEW_COLUMNS),
+        sheet="review",
+        choices={"corrected_label": label_ids},
+        inputs=[source],
+        force=force,
     ) as writer:
         writer.write(queue[list(REVIEW_COLUMNS)].astype(object))

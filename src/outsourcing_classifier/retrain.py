@@ -21,8 +21,9 @@ from outsourcing_classifier.config import (
 )
 from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
 from outsourcing_classifier.evaluate import Metrics, compute_metrics
+from outsourcing_classifier.outputs import write_bytes
 from outsourcing_classifier.spreadsheet import SpreadsheetError
-from outsourcing_classifier.store import export_model, write_atomic
+from outsourcing_classifier.store import export_model
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
 from outsourcing_classifier.train import TrainResult, train
 
@@ -271,7 +272,7 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
         except (CorpusError, SpreadsheetError, TaxonomyError) as error:
             plan, refused = None, [str(error)]
         if refused:
-            write_atomic(errors, ("\n".join(refused) + "\n").encode("utf-8"))
+            write_bytes(errors, ("\n".join(refused) + "\n").encode("utf-8"), force=True)
             outcomes.append((path.name, f"refused, see {errors.name}"))
             continue
         errors.unlink(missing_ok=True)

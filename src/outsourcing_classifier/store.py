@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -20,6 +18,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from outsourcing_classifier.config import MANIFEST_FILE, MODEL_FILE, UserFacingError
+from outsourcing_classifier.outputs import write_bytes
 
 MANIFEST_FORMAT = 1
 REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
@@ -66,23 +65,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def export_model(pipeline: Pipeline, folder: Path, details: dict) -> Path:
     """Write ``pipeline`` and its manifest into ``folder``; return the model file's path.
 
     ``details`` (labels, corpus digest, metrics, MLflow version, ...) goes into the manifest.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     data = sio.dumps(pipeline)
     untrusted = set(sio.get_untrusted_types(data=data))
     if not untrusted <= ALLOWED_TYPES:
@@ -99,8 +86,8 @@ def export_model(pipeline: Pipeline, folder: Path, details: dict) -> Path:
         **details,
     }
     # Model first, manifest last: a crash in between leaves a hash mismatch, never a silent swap.
-    write_atomic(model_path, data)
-    write_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"))
+    write_bytes(model_path, data, force=True)
+    write_bytes(folder / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"), force=True)
     load_model(folder)  # verify what was written
     return model_path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 
 import openpyxl
@@ -247,3 +248,57 @@ def test_parallel_chunks_give_the_same_file_as_serial(trained_home, taxonomy, tm
     assert serial.as_dict() | {"output": ""} == parallel.as_dict() | {"output": ""}
     assert sum(progress) == len(texts) and len(progress) == 7  # 25 rows in chunks of 4
     assert parallel.per_label == {"hro": 5, "mbpo": 5, "other": 5, "procurement_bpo": 5}
+
+
+def _usual_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def test_summary_json_never_replaces_an_input_or_an_existing_file(run, trained_home, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("description\nPayroll for 300 staff\n", encoding="utf-8")
+    before = source.read_bytes()
+    result = run("label", source, "--summary-json", source, "--force", home=trained_home.root)
+    assert (result.code, result.stderr.count("\n")) == (2, 1)
+    assert "in.csv: would overwrite the input" in result.stderr
+    assert source.read_bytes() == before
+    existing = tmp_path / "summary.json"
+    existing.write_text("keep me", encoding="utf-8")
+    result = run("label", source, "--summary-json", existing, home=trained_home.root)
+    assert (result.code, result.stderr.count("\n")) == (2, 1)
+    assert "summary.json: exists; use --force" in result.stderr
+    assert existing.read_text(encoding="utf-8") == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "summary.json"]  # checked first
+
+    result = run("label", source, "--summary-json", tmp_path / "new.json", home=trained_home.root)
+    assert result.code == 0, result.stderr
+    assert json.loads((tmp_path / "new.json").read_text())["rows"] == 1
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == _usual_mode()
+    labelled = tmp_path / "in.labeled.csv"
+    assert labelled.stat().st_mode & 0o777 == _usual_mode()
+    again = tmp_path / "again.csv"
+    result = run(
+        "label", source, "-o", again, "--summary-json", again, "--force", home=trained_home.root
+    )  # the summary may not replace the labelled file either
+    assert result.code == 2
+    assert "again.csv: would overwrite" in result.stderr
+    assert not again.exists()
+
+
+def test_review_never_replaces_the_file_it_reads(run, trained_home, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "description\n" + "".join(f"Support work item {n}\n" for n in range(30)), encoding="utf-8"
+    )
+    assert run("label", source, home=trained_home.root).code == 0
+    labelled = tmp_path / "in.labeled.csv"
+    before = labelled.read_bytes()
+    os.link(labelled, tmp_path / "alias.csv")
+    for target in (labelled, tmp_path / "alias.csv"):
+        result = run("review", labelled, "-o", target, "--force", home=trained_home.root)
+        assert (result.code, result.stderr.count("\n")) == (2, 1)
+        assert "would overwrite the input" in result.stderr
+        assert labelled.read_bytes() == before
+    assert len(_rows(labelled)) == 31
