@@ -229,9 +229,13 @@ def label(
     """Label every row of a spreadsheet; all input cells kept, prediction columns appended."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from outsourcing_classifier.label import default_output, label_file, write_summary
+    from outsourcing_classifier.label import (
+        default_output,
+        label_file,
+        sheet_outputs,
+        write_summary,
+    )
     from outsourcing_classifier.outputs import check_output
-    from outsourcing_classifier.spreadsheet import sheet_names
 
     paths, taxonomy = _context()
     if all_sheets and sheet:
@@ -240,13 +244,11 @@ def label(
         raise UserError(f"{file}: no such file")
     jobs = [(sheet, output or default_output(file))]
     if all_sheets:
-        folder = output if output else file.parent
         if output and output.suffix:
             raise UserError(f"{output}: with --all-sheets, -o names a folder")
-        suffix = default_output(file).suffix
-        jobs = [
-            (name, folder / f"{file.stem}.{name}.labeled{suffix}") for name in sheet_names(file)
-        ]
+        jobs = sheet_outputs(file, output or file.parent)
+        for name, target in jobs:
+            out.print(f"sheet {name!r} -> {target}", markup=False)
     targets = [target for _, target in jobs]
     for target in targets:
         check_output(target, [file], force)

@@ -18,7 +18,12 @@ import pandas as pd
 from outsourcing_classifier.config import UserFacingError
 from outsourcing_classifier.outputs import check_output, write_bytes
 from outsourcing_classifier.predict import Prediction, Predictor, empty_prediction
-from outsourcing_classifier.spreadsheet import SpreadsheetWriter, open_source, read_chunks
+from outsourcing_classifier.spreadsheet import (
+    SpreadsheetWriter,
+    open_source,
+    read_chunks,
+    sheet_names,
+)
 
 PREDICTION_COLUMNS = (
     "predicted_label",
@@ -38,6 +43,7 @@ TEXT_HINTS = (
     "description", "scope", "service", "summary", "details", "activity", "task", "duties",
     "work", "job", "text", "title", "contract", "name",
 )  # fmt: skip
+SHEET_NAME_CHARS = 40  # of a sheet name in an output file name
 CACHE_LIMIT = 50_000  # distinct texts remembered; bounds memory on huge files
 SAMPLE_ROWS = 200
 
@@ -68,6 +74,28 @@ def default_output(path: Path) -> Path:
     """``<stem>.labeled.<ext>`` beside the input (macro workbooks become plain .xlsx)."""
     suffix = ".xlsx" if path.suffix.lower() == ".xlsm" else path.suffix
     return path.with_name(f"{path.stem}.labeled{suffix}")
+
+
+def sheet_outputs(path: Path, folder: Path) -> list[tuple[str, Path]]:
+    """Each worksheet of `path` with its output ``<stem>.<sheet>.labeled.xlsx`` in `folder`.
+
+    Sheet names come from the workbook, so in file names they keep only letters, digits, ``_``
+    and ``-`` (no separators, no ``..``), at most 40 of them, numbered when two names meet.
+    """
+    suffix = default_output(path).suffix
+    outputs, taken = [], set()
+    for sheet in sheet_names(path):
+        base = re.sub(r"[^\w-]+", "_", sheet).strip("_")[:SHEET_NAME_CHARS] or "sheet"
+        name, number = base, 1
+        while name.lower() in taken:  # case-insensitive file systems would merge them
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name.lower())
+        target = folder / f"{path.stem}.{name}.labeled{suffix}"
+        if target.resolve().parent != folder.resolve():
+            raise LabelError(f"{path}: the output of sheet {sheet!r} would leave {folder}")
+        outputs.append((sheet, target))
+    return outputs
 
 
 def _words(value: object) -> int:

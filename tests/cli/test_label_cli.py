@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 
 import openpyxl
 import pandas as pd
@@ -302,3 +303,50 @@ def test_review_never_replaces_the_file_it_reads(run, trained_home, tmp_path):
         assert "would overwrite the input" in result.stderr
         assert labelled.read_bytes() == before
     assert len(_rows(labelled)) == 31
+
+
+def _crafted_workbook(path, sheets: dict[str, str]) -> None:
+    """A workbook with sheet names that Excel refuses but a crafted file can hold."""
+    plain = path.with_name("plain.xlsx")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for number, text in enumerate(sheets.values()):
+        sheet = book.create_sheet(f"SHEET{number}")
+        sheet.append(["description"])
+        sheet.append([text])
+    book.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as crafted:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                for number, name in enumerate(sheets):
+                    data = data.replace(f'name="SHEET{number}"'.encode(), f'name="{name}"'.encode())
+            crafted.writestr(item, data)
+    plain.unlink()
+
+
+def test_all_sheets_outputs_stay_inside_the_output_folder(run, trained_home, tmp_path):
+    book = tmp_path / "book.xlsx"
+    _crafted_workbook(
+        book,
+        {
+            "../../../x/deep": "Payroll for 300 staff",  # climbs out of out/
+            "a/b": "ICD-10 coding for a clinic",  # a separator
+            "a_b": "Raise purchase orders with suppliers",  # same file name as the one before
+            "L" * 80: "Cleaning of offices",  # too long
+        },
+    )
+    out = tmp_path / "a" / "b" / "out"
+    result = run("label", book, "--all-sheets", "-o", out, home=trained_home.root)
+    assert result.code == 0, result.stderr
+    names = ["x_deep", "a_b", "a_b_2", "L" * 40]
+    for sheet, name in zip(["../../../x/deep", "a/b", "a_b", "L" * 80], names, strict=True):
+        assert f"sheet {sheet!r} -> {out / f'book.{name}.labeled.xlsx'}" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "book.xlsx"]
+    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["out"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"book.{n}.labeled.xlsx" for n in names)
+    predicted = [
+        openpyxl.load_workbook(out / f"book.{name}.labeled.xlsx").active["B2"].value
+        for name in names
+    ]
+    assert predicted == ["hro", "mbpo", "procurement_bpo", "other"]
