@@ -357,7 +357,7 @@ def add(
 
     paths, taxonomy = _context()
     plan = add_examples(
-        file, paths.corpus, paths.added_examples, taxonomy,
+        file, paths, taxonomy,
         text_column=text_column, label_column=label_column, mapping=_mapping(map_), sheet=sheet,
         prefer_new=prefer_new, edit_test=edit_test, dry_run=dry_run,
     )  # fmt: skip

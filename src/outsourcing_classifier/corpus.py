@@ -14,8 +14,8 @@ import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
-from outsourcing_classifier.config import UserFacingError
-from outsourcing_classifier.outputs import write_bytes
+from outsourcing_classifier.config import Paths, UserFacingError
+from outsourcing_classifier.outputs import project_lock, write_bytes
 from outsourcing_classifier.taxonomy import Taxonomy
 
 REQUIRED_COLUMNS = ("text", "label", "register", "origin", "source")
@@ -383,8 +383,7 @@ def read_examples(
 
 def add_examples(
     path: Path,
-    corpus_folder: Path,
-    added_file: Path,
+    paths: Paths,
     taxonomy: Taxonomy,
     *,
     text_column: str = "text",
@@ -398,24 +397,26 @@ def add_examples(
 ) -> AdditionPlan:
     """Validate a labelled file against the corpus and append what it adds, with provenance.
 
-    Nothing is written when anything is refused or on a dry run.
+    Nothing is written when anything is refused or on a dry run. The project lock is held from
+    reading the corpus to appending, so concurrent additions neither lose nor contradict rows.
     """
     from datetime import UTC, datetime
 
     batch, skipped, refused = read_examples(
         path, taxonomy, text_column, label_column, mapping, sheet
     )
-    corpus = read_corpus(corpus_folder, taxonomy)
-    plan = plan_additions(batch, corpus, prefer_new, edit_test)
-    plan = AdditionPlan(plan.rows, skipped + plan.skipped, refused + plan.refused)
-    if plan.refused or dry_run or plan.rows.empty:
-        return plan
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    rows = plan.rows.assign(
-        source=Path(path).name,
-        source_sha256=digest,
-        added_at=now or datetime.now(UTC).isoformat(timespec="seconds"),
-        near_label="",
-    )
-    append_rows(added_file, rows)
+    with project_lock(paths):
+        corpus = read_corpus(paths.corpus, taxonomy)
+        plan = plan_additions(batch, corpus, prefer_new, edit_test)
+        plan = AdditionPlan(plan.rows, skipped + plan.skipped, refused + plan.refused)
+        if plan.refused or dry_run or plan.rows.empty:
+            return plan
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        rows = plan.rows.assign(
+            source=Path(path).name,
+            source_sha256=digest,
+            added_at=now or datetime.now(UTC).isoformat(timespec="seconds"),
+            near_label="",
+        )
+        append_rows(paths.added_examples, rows)
     return AdditionPlan(rows, plan.skipped, plan.refused)

@@ -1,4 +1,4 @@
-"""Every file the tool writes, under one set of rules.
+"""Every file the tool writes, and the project lock that makes its own state one writer at a time.
 
 The rules live here, once. A file is written under a temporary name beside its target, then
 published: never over one of the command's inputs, never over an existing file unless the caller
@@ -8,18 +8,25 @@ own). Temporary names carry the writer's pid, so a later run removes what a kill
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import secrets
-from collections.abc import Iterable
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from outsourcing_classifier.config import UserFacingError
+from outsourcing_classifier.config import Paths, UserFacingError
 
 TEMP_PREFIX = ".outsourcing-tmp."  # then the writer's pid, a random token and the target's name
+_LOCKS_HELD: set[Path] = set()  # lock files this process holds, so that nested holds pass
 
 
 class OutputError(UserFacingError):
-    """An output would replace an input or an existing file, or cannot be written."""
+    """An output would replace an input or an existing file, or another command holds the lock."""
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -104,3 +111,53 @@ def write_bytes(path: Path, data: bytes, inputs: Iterable[Path] = (), force: boo
             temporary.unlink(missing_ok=True)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
+
+
+def _holder(lock: Path) -> str:
+    try:
+        held = json.loads(lock.read_text(encoding="utf-8"))
+        return f"pid {held['pid']}, {held['command']!r}, since {held['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a command that did not say who it is"
+
+
+@contextmanager
+def project_lock(paths: Paths) -> Iterator[None]:
+    """Hold the project lock while changing the corpus, the registry or ``models/``.
+
+    Another writer waits up to ``paths.lock_timeout`` seconds, then stops naming the holder. The
+    lock is an ``flock`` on ``paths.lock``, so the system releases it if its holder is killed.
+    """
+    lock = paths.lock
+    if lock in _LOCKS_HELD:
+        yield
+        return
+    timeout = paths.lock_timeout
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputError(
+                        f"{lock}: another command holds the project lock ({_holder(lock)}); "
+                        f"gave up after {timeout:g} s"
+                    ) from None
+                time.sleep(0.1)
+        holder = {
+            "pid": os.getpid(),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, json.dumps(holder).encode("utf-8"), 0)
+        _LOCKS_HELD.add(lock)
+        try:
+            yield
+        finally:
+            _LOCKS_HELD.discard(lock)
+    finally:
+        os.close(handle)  # releases the lock

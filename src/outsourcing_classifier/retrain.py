@@ -21,7 +21,7 @@ from outsourcing_classifier.config import (
 )
 from outsourcing_classifier.corpus import CorpusError, add_examples, corpus_digest, read_corpus
 from outsourcing_classifier.evaluate import Metrics, compute_metrics
-from outsourcing_classifier.outputs import write_bytes
+from outsourcing_classifier.outputs import project_lock, write_bytes
 from outsourcing_classifier.spreadsheet import SpreadsheetError
 from outsourcing_classifier.store import export_model
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
@@ -66,22 +66,28 @@ def train_and_record(
     corpus = read_corpus(paths.corpus, taxonomy)
     digest = corpus_digest(corpus)
     result = train(corpus, config, taxonomy, keep)
-    run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
+    with project_lock(paths):  # registers a version
+        run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
     return corpus, digest, result, run
 
 
 def train_new(paths: Paths, config: ModelConfig, taxonomy: Taxonomy) -> TrainReport:
     """``outsourcing train``: a new registered version; champion only if there is none yet."""
     _, _, result, run = train_and_record(paths, config, taxonomy, "train")
-    first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
-    if first:
-        promote(paths, run.version, config)
+    with project_lock(paths):
+        first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
+        if first:
+            promote(paths, run.version, config)
     return TrainReport(run, result, promoted=first)
 
 
 def promote(paths: Paths, version: str, config: ModelConfig | None = None) -> None:
     """Make ``version`` the champion: export it to ``models/`` (verified), then move the alias."""
-    config = config or ModelConfig()
+    with project_lock(paths):
+        _promote(paths, version, config or ModelConfig())
+
+
+def _promote(paths: Paths, version: str, config: ModelConfig) -> None:
     try:
         info = tracking.version_info(paths, version)
     except Exception as error:
@@ -117,10 +123,11 @@ def promote(paths: Paths, version: str, config: ModelConfig | None = None) -> No
 
 def rollback(paths: Paths) -> str:
     """Champion back to the previous champion; returns the version now in use."""
-    previous = tracking.alias_version(paths, PREVIOUS_CHAMPION_ALIAS)
-    if previous is None:
-        raise LifecycleError("no previous champion to roll back to")
-    promote(paths, previous)
+    with project_lock(paths):
+        previous = tracking.alias_version(paths, PREVIOUS_CHAMPION_ALIAS)
+        if previous is None:
+            raise LifecycleError("no previous champion to roll back to")
+        promote(paths, previous)
     return previous
 
 
@@ -261,23 +268,24 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
     """Add every labelled file dropped in ``data/incoming/``; move each one taken in to
     ``done/``, leave a refused one in place with ``<name>.errors.txt`` beside it."""
     outcomes = []
-    files = sorted(paths.incoming.glob("*")) if paths.incoming.is_dir() else []
-    for path in files:
-        if not path.is_file() or path.suffix.lower() not in INCOMING_SUFFIXES:
-            continue
-        errors = path.with_name(path.name + ".errors.txt")
-        try:
-            plan = add_examples(path, paths.corpus, paths.added_examples, taxonomy)
-            refused = plan.refused
-        except (CorpusError, SpreadsheetError, TaxonomyError) as error:
-            plan, refused = None, [str(error)]
-        if refused:
-            write_bytes(errors, ("\n".join(refused) + "\n").encode("utf-8"), force=True)
-            outcomes.append((path.name, f"refused, see {errors.name}"))
-            continue
-        errors.unlink(missing_ok=True)
-        paths.incoming_done.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
-        outcomes.append((path.name, f"added {len(plan.rows)}, skipped {len(plan.skipped)}"))
+    with project_lock(paths):  # two ingests never take the same file
+        files = sorted(paths.incoming.glob("*")) if paths.incoming.is_dir() else []
+        for path in files:
+            if not path.is_file() or path.suffix.lower() not in INCOMING_SUFFIXES:
+                continue
+            errors = path.with_name(path.name + ".errors.txt")
+            try:
+                plan = add_examples(path, paths, taxonomy)
+                refused = plan.refused
+            except (CorpusError, SpreadsheetError, TaxonomyError) as error:
+                plan, refused = None, [str(error)]
+            if refused:
+                write_bytes(errors, ("\n".join(refused) + "\n").encode("utf-8"), force=True)
+                outcomes.append((path.name, f"refused, see {errors.name}"))
+                continue
+            errors.unlink(missing_ok=True)
+            paths.incoming_done.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
+            outcomes.append((path.name, f"added {len(plan.rows)}, skipped {len(plan.skipped)}"))
     return outcomes
