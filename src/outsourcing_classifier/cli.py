@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -485,8 +486,17 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> 
     os.execv(command[0], command)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback.
+
+    SIGTERM stops a command as Ctrl-C does (exit code 130): temporary files are removed and
+    label workers stopped on the way out.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except UserFacingError as error:
@@ -495,3 +505,5 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

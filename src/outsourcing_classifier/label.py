@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import re
+import signal
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +48,7 @@ TEXT_HINTS = (
     "work", "job", "text", "title", "contract", "name",
 )  # fmt: skip
 SHEET_NAME_CHARS = 40  # of a sheet name in an output file name
+PR_SET_PDEATHSIG = 1  # Linux prctl: the signal a process gets when its parent dies
 CACHE_LIMIT = 50_000  # distinct texts remembered; bounds memory on huge files
 SAMPLE_ROWS = 200
 
@@ -175,6 +180,17 @@ def _prediction_cells(p: Prediction, top: int, explain: bool) -> list:
 _WORKER_PIPELINE = None  # the pipeline worker processes inherit when they are forked
 
 
+def _worker_started(parent: int) -> None:
+    """In each forked worker: die with the labelling process, even if it is killed, and leave
+    Ctrl-C and SIGTERM to it (it stops the pool and removes its temporary file)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
 def _probabilities(texts: list[str]) -> np.ndarray:
     return _WORKER_PIPELINE.predict_proba(texts)
 
@@ -220,7 +236,12 @@ class _ChunkPredictor:
         if self.workers > 1 and self.pool is None:
             global _WORKER_PIPELINE
             _WORKER_PIPELINE = self.predictor.pipeline
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("fork"),
+                initializer=_worker_started,
+                initargs=(os.getpid(),),
+            )
         if self.pool is not None:
             return self.pool.submit(_probabilities, texts).result
         proba = self.predictor.pipeline.predict_proba(texts)

@@ -86,10 +86,12 @@ def start_cli():
         return process
 
     yield start
-    for process in started:  # a failed test leaves none running
+    for process in started:  # a failed test leaves none running and no pipe open
         if process.poll() is None:
             process.kill()
-            process.communicate()
+        process.stdout.close()
+        process.stderr.close()
+        process.wait()
 
 
 @pytest.fixture(scope="session")
