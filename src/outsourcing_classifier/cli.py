@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -272,23 +273,31 @@ def label(
     """Label every row of a spreadsheet; all input cells kept, prediction columns appended."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from outsourcing_classifier.label import default_output, label_file
-    from outsourcing_classifier.spreadsheet import sheet_names
+    from outsourcing_classifier.label import (
+        default_output,
+        label_file,
+        sheet_outputs,
+        write_summary,
+    )
+    from outsourcing_classifier.outputs import check_output
 
     paths, taxonomy = _context()
     if all_sheets and sheet:
         raise UserError("use --sheet or --all-sheets, not both")
     if not file.is_file():
         raise UserError(f"{file}: no such file")
-    jobs = [(sheet, output)]
+    jobs = [(sheet, output or default_output(file))]
     if all_sheets:
-        folder = output if output else file.parent
         if output and output.suffix:
             raise UserError(f"{output}: with --all-sheets, -o names a folder")
-        suffix = default_output(file).suffix
-        jobs = [
-            (name, folder / f"{file.stem}.{name}.labeled{suffix}") for name in sheet_names(file)
-        ]
+        jobs = sheet_outputs(file, output or file.parent)
+        for name, target in jobs:
+            out.print(f"sheet {name!r} -> {target}", markup=False)
+    targets = [target for _, target in jobs]
+    for target in targets:
+        check_output(target, [file], force)
+    if summary_json:
+        check_output(summary_json, [file, *targets], force)
     predictor = _predictor(model, paths, taxonomy, threshold)
     summaries = []
     for sheet_name, target in jobs:
@@ -316,8 +325,7 @@ def label(
         summaries.append(summary)
         _print_summary(summary)
     if summary_json:
-        data = [s.as_dict() for s in summaries]
-        _write_text_atomic(summary_json, json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        write_summary(summaries, summary_json, [file, *targets], force)
 
 
 def _print_summary(summary) -> None:
@@ -337,13 +345,6 @@ def _print_summary(summary) -> None:
         "families: "
         + ", ".join(f"{family} {count:,}" for family, count in summary.per_family.items())
     )
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    from outsourcing_classifier.store import write_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"))
 
 
 def _mapping(pairs: list[str] | None) -> dict[str, str]:
@@ -460,12 +461,14 @@ def review(
 ) -> None:
     """Write the rows that need a person (lowest confidence first, ambiguous ones too)."""
     from outsourcing_classifier.label import review_queue, write_review
+    from outsourcing_classifier.outputs import check_output
 
     _, taxonomy = _context()
-    queue = review_queue(file, limit, text_column or None)
     suffix = ".xlsx" if file.suffix.lower() in (".xlsx", ".xlsm") else ".csv"
     target = output or file.with_name(f"{file.stem}.review{suffix}")
-    write_review(queue, target, list(taxonomy.ids), force)
+    check_output(target, [file], force)
+    queue = review_queue(file, limit, text_column or None)
+    write_review(queue, target, list(taxonomy.ids), file, force)
     out.print(f"wrote {len(queue)} row(s) to review into {target}", markup=False)
     out.print("fill in corrected_label, then: outsourcing add " + str(target), markup=False)
 
@@ -540,8 +543,17 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> 
     os.execv(command[0], command)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback.
+
+    SIGTERM stops a command as Ctrl-C does (exit code 130): temporary files are removed and
+    label workers stopped on the way out.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except UserFacingError as error:
@@ -550,3 +562,5 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

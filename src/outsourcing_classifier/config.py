@@ -15,6 +15,7 @@ EXPERIMENT_NAME = "outsourcing-classifier"
 REGISTERED_MODEL_NAME = "outsourcing-classifier"
 MODEL_FILE = "champion.skops"
 MANIFEST_FILE = "manifest.json"
+LOCK_TIMEOUT_SECONDS = 120.0
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
 
@@ -104,6 +105,22 @@ class Paths:
     def real_dev(self) -> Path:
         """Real O*NET job texts for measuring only, in the shared folder beside the project."""
         return self.root.parent / "shared" / "real_dev" / "onet_dev.csv"
+
+    @property
+    def lock(self) -> Path:
+        """The lock file held by every write to the corpus, the registry or ``models/``."""
+        return self.root / ".outsourcing.lock"
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a writer waits for the lock: ``OUTSOURCING_LOCK_TIMEOUT``, else 120."""
+        value = os.environ.get("OUTSOURCING_LOCK_TIMEOUT", "")
+        try:
+            return float(value) if value else LOCK_TIMEOUT_SECONDS
+        except ValueError:
+            raise UserFacingError(
+                f"OUTSOURCING_LOCK_TIMEOUT={value!r}: expected a number of seconds"
+            ) from None
 
     @property
     def tracking_uri(self) -> str:

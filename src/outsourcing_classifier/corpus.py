@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from outsourcing_classifier.config import UserFacingError
+from outsourcing_classifier.outputs import write_bytes
 from outsourcing_classifier.taxonomy import Taxonomy
 
 REQUIRED_COLUMNS = ("text", "label", "register", "origin", "source")
@@ -279,19 +278,6 @@ def corpus_stats(corpus: pd.DataFrame) -> CorpusStats:
     )
 
 
-def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as UTF-8 CSV via a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            frame.to_csv(stream, index=False)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def append_rows(path: Path, rows: pd.DataFrame) -> None:
     """Append ``rows`` (corpus schema) to the CSV at ``path`` atomically, creating it if needed."""
     columns = [*REQUIRED_COLUMNS, *PROVENANCE_COLUMNS]
@@ -303,7 +289,7 @@ def append_rows(path: Path, rows: pd.DataFrame) -> None:
     combined = pd.concat(
         [existing, rows.reindex(columns=columns, fill_value="")], ignore_index=True
     )
-    write_csv_atomic(combined[columns], path)
+    write_bytes(path, combined[columns].to_csv(index=False).encode("utf-8"), force=True)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from outsourcing_classifier.behaviour import BehaviourFailure
 from outsourcing_classifier.config import GateConfig, Paths
 from outsourcing_classifier.corpus import AdditionPlan, append_examples, plan_examples
 from outsourcing_classifier.evaluate import FramedMetrics, Metrics
+from outsourcing_classifier.outputs import project_lock
 from outsourcing_classifier.store import load_model
 from outsourcing_classifier.taxonomy import Taxonomy
 
@@ -249,15 +250,16 @@ def add_checked(
     """``outsourcing add``: plan the batch (``options`` as for :func:`plan_examples`), check it
     against the champion in ``models/`` if there is one, and append it unless anything is
     refused, it is a dry run, or ``strict`` and the batch contradicts the champion."""
-    plan = plan_examples(path, paths.corpus, taxonomy, **options)
-    check = None
-    if not plan.refused and len(plan.rows) and paths.champion_model.is_file():
-        pipeline = load_model(paths.models).pipeline
-        proba = pipeline.predict_proba(plan.rows["text"].tolist())
-        check = check_batch(
-            plan.rows["label"].tolist(), proba, pipeline.classes_, config or GateConfig()
-        )
-    held = strict and check is not None
-    if not (plan.refused or dry_run or held or plan.rows.empty):
-        plan = append_examples(plan, path, paths.added_examples)
+    with project_lock(paths):  # from reading the corpus to appending: no row lost or contradicted
+        plan = plan_examples(path, paths.corpus, taxonomy, **options)
+        check = None
+        if not plan.refused and len(plan.rows) and paths.champion_model.is_file():
+            pipeline = load_model(paths.models).pipeline
+            proba = pipeline.predict_proba(plan.rows["text"].tolist())
+            check = check_batch(
+                plan.rows["label"].tolist(), proba, pipeline.classes_, config or GateConfig()
+            )
+        held = strict and check is not None
+        if not (plan.refused or dry_run or held or plan.rows.empty):
+            plan = append_examples(plan, path, paths.added_examples)
     return CheckedAddition(plan, check, held)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
 import re
+import signal
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -15,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from outsourcing_classifier.config import UserFacingError
+from outsourcing_classifier.outputs import check_output, write_bytes
 from outsourcing_classifier.predict import Prediction, Predictor, empty_prediction
 from outsourcing_classifier.spreadsheet import (
     SpreadsheetWriter,
     open_source,
     read_chunks,
-    same_file,
+    sheet_names,
 )
 
 PREDICTION_COLUMNS = (
@@ -41,6 +47,8 @@ TEXT_HINTS = (
     "description", "scope", "service", "summary", "details", "activity", "task", "duties",
     "work", "job", "text", "title", "contract", "name",
 )  # fmt: skip
+SHEET_NAME_CHARS = 40  # of a sheet name in an output file name
+PR_SET_PDEATHSIG = 1  # Linux prctl: the signal a process gets when its parent dies
 CACHE_LIMIT = 50_000  # distinct texts remembered; bounds memory on huge files
 SAMPLE_ROWS = 200
 
@@ -71,6 +79,28 @@ def default_output(path: Path) -> Path:
     """``<stem>.labeled.<ext>`` beside the input (macro workbooks become plain .xlsx)."""
     suffix = ".xlsx" if path.suffix.lower() == ".xlsm" else path.suffix
     return path.with_name(f"{path.stem}.labeled{suffix}")
+
+
+def sheet_outputs(path: Path, folder: Path) -> list[tuple[str, Path]]:
+    """Each worksheet of `path` with its output ``<stem>.<sheet>.labeled.xlsx`` in `folder`.
+
+    Sheet names come from the workbook, so in file names they keep only letters, digits, ``_``
+    and ``-`` (no separators, no ``..``), at most 40 of them, numbered when two names meet.
+    """
+    suffix = default_output(path).suffix
+    outputs, taken = [], set()
+    for sheet in sheet_names(path):
+        base = re.sub(r"[^\w-]+", "_", sheet).strip("_")[:SHEET_NAME_CHARS] or "sheet"
+        name, number = base, 1
+        while name.lower() in taken:  # case-insensitive file systems would merge them
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name.lower())
+        target = folder / f"{path.stem}.{name}.labeled{suffix}"
+        if target.resolve().parent != folder.resolve():
+            raise LabelError(f"{path}: the output of sheet {sheet!r} would leave {folder}")
+        outputs.append((sheet, target))
+    return outputs
 
 
 def _words(value: object) -> int:
@@ -150,6 +180,17 @@ def _prediction_cells(p: Prediction, top: int, explain: bool) -> list:
 _WORKER_PIPELINE = None  # the pipeline worker processes inherit when they are forked
 
 
+def _worker_started(parent: int) -> None:
+    """In each forked worker: die with the labelling process, even if it is killed, and leave
+    Ctrl-C and SIGTERM to it (it stops the pool and removes its temporary file)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
 def _probabilities(texts: list[str]) -> np.ndarray:
     return _WORKER_PIPELINE.predict_proba(texts)
 
@@ -195,7 +236,12 @@ class _ChunkPredictor:
         if self.workers > 1 and self.pool is None:
             global _WORKER_PIPELINE
             _WORKER_PIPELINE = self.predictor.pipeline
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("fork"),
+                initializer=_worker_started,
+                initargs=(os.getpid(),),
+            )
         if self.pool is not None:
             return self.pool.submit(_probabilities, texts).result
         proba = self.predictor.pipeline.predict_proba(texts)
@@ -222,10 +268,7 @@ def label_file(
     """Label every row of ``path`` into ``output``; return the summary."""
     source = open_source(path, sheet)
     output = Path(output) if output else default_output(Path(path))
-    if same_file(path, output):
-        raise LabelError(f"{output}: the output would overwrite the input; choose another -o")
-    if output.exists() and not force:
-        raise LabelError(f"{output}: exists; use --force to replace it")
+    check_output(output, [path], force)
     added = [
         *PREDICTION_COLUMNS,
         *([TOP_COLUMN] if top else []),
@@ -250,10 +293,11 @@ def label_file(
     more_chunks = first is not None and len(first) == chunk_rows  # else no worker is worth forking
     predictor_of_chunks = _ChunkPredictor(predictor, top, explain, workers if more_chunks else 1)
     counts = (Counter(), Counter())
-    output.parent.mkdir(parents=True, exist_ok=True)
     columns = [*source.columns, *added]
     try:
-        with SpreadsheetWriter(output, columns, sheet=source.sheet or "labeled") as writer:
+        with SpreadsheetWriter(
+            output, columns, sheet=source.sheet or "labeled", inputs=[path], force=force
+        ) as writer:
             in_flight: deque = deque()
             for chunk in _chain(first, chunks):
                 texts = [row_text(values) for values in chunk[text_columns].itertuples(index=False)]
@@ -267,6 +311,15 @@ def label_file(
     labels, families = counts
     summary.per_label, summary.per_family = dict(labels.most_common()), dict(families.most_common())
     return summary
+
+
+def write_summary(
+    summaries: list[LabelSummary], path: Path, inputs: list[Path], force: bool = False
+) -> None:
+    """The summaries as JSON (one object for one sheet), never over `inputs`."""
+    data = [s.as_dict() for s in summaries]
+    text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    write_bytes(path, text.encode("utf-8"), inputs, force)
 
 
 def _flush(writer, in_flight, added, top, explain, summary, counts, on_progress) -> None:
@@ -359,12 +412,16 @@ def review_queue(path: Path, limit: int, text_columns: list[str] | None = None) 
 
 
 def write_review(
-    queue: pd.DataFrame, output: Path, label_ids: list[str], force: bool = False
+    queue: pd.DataFrame, output: Path, label_ids: list[str], source: Path, force: bool = False
 ) -> None:
-    """Write the review queue; in XLSX ``corrected_label`` offers a drop-down of the label ids."""
-    if output.exists() and not force:
-        raise LabelError(f"{output}: exists; use --force to replace it")
+    """Write the review queue of `source`; in XLSX ``corrected_label`` offers a drop-down of the
+    label ids."""
     with SpreadsheetWriter(
-        output, list(REVIEW_COLUMNS), sheet="review", choices={"corrected_label": label_ids}
+        output,
+        list(REVIEW_COLUMNS),
+        sheet="review",
+        choices={"corrected_label": label_ids},
+        inputs=[source],
+        force=force,
     ) as writer:
         writer.write(queue[list(REVIEW_COLUMNS)].astype(object))

@@ -29,8 +29,9 @@ from outsourcing_classifier.gate import (
     confident_flips,
     decide,
 )
+from outsourcing_classifier.outputs import project_lock, write_bytes
 from outsourcing_classifier.spreadsheet import SpreadsheetError
-from outsourcing_classifier.store import export_model, write_atomic
+from outsourcing_classifier.store import export_model
 from outsourcing_classifier.taxonomy import Taxonomy, TaxonomyError
 from outsourcing_classifier.train import TrainResult, train
 
@@ -75,21 +76,28 @@ def train_and_record(
     frames = load_frames(paths.frames, taxonomy)
     result = train(corpus, config, taxonomy, keep, frames)
     tags = {"frames_digest": frames.digest, "frame_pieces": str(len(frames.frames)), **(tags or {})}
-    run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
+    with project_lock(paths):  # registers a version
+        run = tracking.log_training(result, corpus, digest, config, paths, run_name, tags)
     return corpus, digest, result, run
 
 
 def train_new(paths: Paths, config: ModelConfig, taxonomy: Taxonomy) -> TrainReport:
     """``outsourcing train``: a new registered version; champion only if there is none yet."""
     _, _, result, run = train_and_record(paths, config, taxonomy, "train")
-    first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
-    if first:
-        promote(paths, run.version)
+    with project_lock(paths):
+        first = tracking.alias_version(paths, CHAMPION_ALIAS) is None
+        if first:
+            promote(paths, run.version)
     return TrainReport(run, result, promoted=first)
 
 
 def promote(paths: Paths, version: str) -> None:
     """Make ``version`` the champion: export it to ``models/`` (verified), then move the alias."""
+    with project_lock(paths):
+        _promote(paths, version)
+
+
+def _promote(paths: Paths, version: str) -> None:
     try:
         info = tracking.version_info(paths, version)
     except Exception as error:
@@ -123,10 +131,11 @@ def promote(paths: Paths, version: str) -> None:
 
 def rollback(paths: Paths) -> str:
     """Champion back to the previous champion; returns the version now in use."""
-    previous = tracking.alias_version(paths, PREVIOUS_CHAMPION_ALIAS)
-    if previous is None:
-        raise LifecycleError("no previous champion to roll back to")
-    promote(paths, previous)
+    with project_lock(paths):
+        previous = tracking.alias_version(paths, PREVIOUS_CHAMPION_ALIAS)
+        if previous is None:
+            raise LifecycleError("no previous champion to roll back to")
+        promote(paths, previous)
     return previous
 
 
@@ -283,26 +292,27 @@ def ingest_incoming(paths: Paths, taxonomy: Taxonomy) -> list[tuple[str, str]]:
     """Add every labelled file dropped in ``data/incoming/``; move each one taken in to
     ``done/``, leave a refused one in place with ``<name>.errors.txt`` beside it."""
     outcomes = []
-    files = sorted(paths.incoming.glob("*")) if paths.incoming.is_dir() else []
-    for path in files:
-        if not path.is_file() or path.suffix.lower() not in INCOMING_SUFFIXES:
-            continue
-        errors = path.with_name(path.name + ".errors.txt")
-        try:
-            added = add_checked(paths, taxonomy, path)
-            refused = added.plan.refused
-        except (CorpusError, SpreadsheetError, TaxonomyError) as error:
-            added, refused = None, [str(error)]
-        if refused:
-            write_atomic(errors, ("\n".join(refused) + "\n").encode("utf-8"))
-            outcomes.append((path.name, f"refused, see {errors.name}"))
-            continue
-        errors.unlink(missing_ok=True)
-        paths.incoming_done.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
-        outcome = f"added {len(added.plan.rows)}, skipped {len(added.plan.skipped)}"
-        if added.check:
-            outcome += f"; contradicts the champion: {added.check.text()}"
-        outcomes.append((path.name, outcome))
+    with project_lock(paths):  # two ingests never take the same file
+        files = sorted(paths.incoming.glob("*")) if paths.incoming.is_dir() else []
+        for path in files:
+            if not path.is_file() or path.suffix.lower() not in INCOMING_SUFFIXES:
+                continue
+            errors = path.with_name(path.name + ".errors.txt")
+            try:
+                added = add_checked(paths, taxonomy, path)
+                refused = added.plan.refused
+            except (CorpusError, SpreadsheetError, TaxonomyError) as error:
+                added, refused = None, [str(error)]
+            if refused:
+                write_bytes(errors, ("\n".join(refused) + "\n").encode("utf-8"), force=True)
+                outcomes.append((path.name, f"refused, see {errors.name}"))
+                continue
+            errors.unlink(missing_ok=True)
+            paths.incoming_done.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            shutil.move(path, paths.incoming_done / f"{stamp}-{path.name}")
+            outcome = f"added {len(added.plan.rows)}, skipped {len(added.plan.skipped)}"
+            if added.check:
+                outcome += f"; contradicts the champion: {added.check.text()}"
+            outcomes.append((path.name, outcome))
     return outcomes

@@ -1,6 +1,6 @@
 """Read and write the spreadsheets of batch labelling: CSV, TSV, XLSX and Parquet.
 
-Cells are never lost or changed, outputs are written to a temporary file and renamed, and every
+Cells are never lost or changed, outputs are written under the rules of :mod:`outputs`, and every
 problem with a file is a one-line :class:`SpreadsheetError` naming the file, sheet, row and column.
 Row numbers are as Excel shows them: the header is row 1, the first data row is row 2.
 """
@@ -12,8 +12,7 @@ import csv
 import io
 import os
 import re
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -31,6 +30,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from outsourcing_classifier.config import UserFacingError
+from outsourcing_classifier.outputs import create_temporary, publish
 
 FORMATS = ("csv", "tsv", "xlsx", "parquet")
 XLSX_MAX_ROWS = 1_048_576  # including the header row
@@ -41,6 +41,8 @@ SUFFIXES |= {".parquet": "parquet", ".pq": "parquet"}
 CSV_DELIMITERS = ",;\t|"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+XLSX_TITLE_REFUSED = re.compile(r"[\\/*?:\[\]]")
+XLSX_TITLE_CHARS = 31
 SNIFF_CHARS = 64 * 1024
 
 
@@ -228,14 +230,6 @@ def read_chunks(source: Source, chunk_rows: int = 50_000) -> Iterator[pd.DataFra
         start += len(chunk)
 
 
-def same_file(a: Path, b: Path) -> bool:
-    """Whether `a` and `b` name the same file (through links and relative paths too)."""
-    a, b = Path(a), Path(b)
-    if a.exists() and b.exists():
-        return a.samefile(b)
-    return a.resolve() == b.resolve()
-
-
 def _is_missing(value: object) -> bool:
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
@@ -269,7 +263,8 @@ def _csv_column(values: list) -> list[str]:
 
 
 class SpreadsheetWriter:
-    """Write an output spreadsheet in chunks; it appears at `path` only when complete."""
+    """Write an output spreadsheet in chunks; it appears at `path` only when complete, and
+    never over one of `inputs` or (without `force`) an existing file."""
 
     def __init__(
         self,
@@ -278,13 +273,16 @@ class SpreadsheetWriter:
         fmt: str | None = None,
         sheet: str = "labeled",
         choices: dict[str, Sequence[str]] | None = None,
+        inputs: Iterable[Path] = (),
+        force: bool = False,
     ) -> None:
         """``choices``: XLSX columns that get a drop-down list of allowed values."""
         self.path = Path(path)
+        self.inputs, self.force = list(inputs), force
         self.choices = dict(choices or {})
         self.columns = list(columns)
         self.format = fmt or detect_format(self.path)
-        self.sheet = sheet
+        self.sheet = XLSX_TITLE_REFUSED.sub("_", sheet)[:XLSX_TITLE_CHARS] or "labeled"
         if self.format not in FORMATS:
             raise _error(self.path, f"unknown format {self.format!r}; use one of {FORMATS}")
         if self.format == "xlsx" and self.path.suffix.lower() == ".xlsm":
@@ -292,14 +290,15 @@ class SpreadsheetWriter:
         duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
         if self.format == "parquet" and duplicates:
             raise _error(self.path, f"Parquet needs unique column names; repeated: {duplicates}")
-        self._tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        self._tmp: Path | None = None
         self._rows = 0
         self._file = self._csv = self._workbook = self._sheet = self._parquet = None
 
     def __enter__(self) -> SpreadsheetWriter:
         try:
+            self._tmp = create_temporary(self.path)
             if self.format in ("csv", "tsv"):
-                self._file = self._tmp.open("x", encoding="utf-8", newline="")
+                self._file = self._tmp.open("w", encoding="utf-8", newline="")
                 delimiter = "\t" if self.format == "tsv" else ","
                 self._csv = csv.writer(self._file, delimiter=delimiter)  # quotes any \r or \n
                 self._csv.writerow([_neutralise(c) for c in self.columns])
@@ -374,17 +373,16 @@ class SpreadsheetWriter:
             if exc_type is None:
                 if self._workbook is not None:
                     self._workbook.save(self._tmp)
-                self._tmp.replace(self.path)
+                publish(self._tmp, self.path, self.inputs, self.force)
         except (OSError, pa.ArrowException) as error:
-            self._discard()
             raise _error(self.path, f"cannot write the output ({error})") from error
         finally:
-            if exc_type is not None:
-                self._discard()
+            self._discard()
 
     def _discard(self) -> None:
         if self._file is not None:
             self._file.close()
         if self._sheet is not None and not self._sheet.closed:
             self._sheet.close()  # ends openpyxl's row writer, which would complain when collected
-        self._tmp.unlink(missing_ok=True)
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -21,6 +19,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from outsourcing_classifier.config import MANIFEST_FILE, MODEL_FILE, UserFacingError
+from outsourcing_classifier.outputs import write_bytes
 
 MANIFEST_FORMAT = 1
 REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
@@ -78,17 +77,6 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def allowed_types(data: bytes, source: str) -> list[str]:
     """The types of a skops file that skops does not trust itself; refused unless allow-listed."""
     try:
@@ -140,8 +128,8 @@ def export_model(artifact: ModelArtifact, folder: Path, details: dict) -> Path:
         **details,
     }
     # Model first, manifest last: a crash in between leaves a hash mismatch, never a silent swap.
-    write_atomic(model_path, artifact.data)
-    write_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"))
+    write_bytes(model_path, artifact.data, force=True)
+    write_bytes(folder / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"), force=True)
     if sha256_file(model_path) != artifact.sha256:
         raise ModelFileError(f"{model_path}: the written file differs from the verified one")
     return model_path

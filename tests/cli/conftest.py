@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +73,40 @@ def make_small_project(root: Path, corpus: pd.DataFrame) -> Paths:
 def untrained_home(tmp_path, corpus) -> Paths:
     """A small project before its first ``outsourcing train``: no champion."""
     return make_small_project(tmp_path / "untrained", corpus)
+
+
+@pytest.fixture
+def small_home(tmp_path, corpus) -> Paths:
+    """An untrained small project of this test's own."""
+    return make_small_project(tmp_path / "home", corpus)
+
+
+@pytest.fixture
+def start_cli():
+    """Start the real ``outsourcing`` command as a separate process (several may run at once)."""
+    command = Path(sys.executable).with_name("outsourcing")
+    started = []
+
+    def start(*args: object, home: Path, **env: str) -> subprocess.Popen:
+        environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+        environment |= {"OUTSOURCING_HOME": str(home), **env}
+        process = subprocess.Popen(
+            [str(command), *map(str, args)],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:  # a failed test leaves none running and no pipe open
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+        process.stderr.close()
+        process.wait()
 
 
 @pytest.fixture(scope="session")

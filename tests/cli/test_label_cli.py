@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
+import zipfile
 
 import openpyxl
 import pandas as pd
@@ -247,3 +249,104 @@ def test_parallel_chunks_give_the_same_file_as_serial(trained_home, taxonomy, tm
     assert serial.as_dict() | {"output": ""} == parallel.as_dict() | {"output": ""}
     assert sum(progress) == len(texts) and len(progress) == 7  # 25 rows in chunks of 4
     assert parallel.per_label == {"hro": 5, "mbpo": 5, "other": 5, "procurement_bpo": 5}
+
+
+def _usual_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def test_summary_json_never_replaces_an_input_or_an_existing_file(run, trained_home, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("description\nPayroll for 300 staff\n", encoding="utf-8")
+    before = source.read_bytes()
+    result = run("label", source, "--summary-json", source, "--force", home=trained_home.root)
+    assert (result.code, result.stderr.count("\n")) == (2, 1)
+    assert "in.csv: would overwrite the input" in result.stderr
+    assert source.read_bytes() == before
+    existing = tmp_path / "summary.json"
+    existing.write_text("keep me", encoding="utf-8")
+    result = run("label", source, "--summary-json", existing, home=trained_home.root)
+    assert (result.code, result.stderr.count("\n")) == (2, 1)
+    assert "summary.json: exists; use --force" in result.stderr
+    assert existing.read_text(encoding="utf-8") == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "summary.json"]  # checked first
+
+    result = run("label", source, "--summary-json", tmp_path / "new.json", home=trained_home.root)
+    assert result.code == 0, result.stderr
+    assert json.loads((tmp_path / "new.json").read_text())["rows"] == 1
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == _usual_mode()
+    labelled = tmp_path / "in.labeled.csv"
+    assert labelled.stat().st_mode & 0o777 == _usual_mode()
+    again = tmp_path / "again.csv"
+    result = run(
+        "label", source, "-o", again, "--summary-json", again, "--force", home=trained_home.root
+    )  # the summary may not replace the labelled file either
+    assert result.code == 2
+    assert "again.csv: would overwrite" in result.stderr
+    assert not again.exists()
+
+
+def test_review_never_replaces_the_file_it_reads(run, trained_home, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "description\n" + "".join(f"Support work item {n}\n" for n in range(30)), encoding="utf-8"
+    )
+    assert run("label", source, home=trained_home.root).code == 0
+    labelled = tmp_path / "in.labeled.csv"
+    before = labelled.read_bytes()
+    os.link(labelled, tmp_path / "alias.csv")
+    for target in (labelled, tmp_path / "alias.csv"):
+        result = run("review", labelled, "-o", target, "--force", home=trained_home.root)
+        assert (result.code, result.stderr.count("\n")) == (2, 1)
+        assert "would overwrite the input" in result.stderr
+        assert labelled.read_bytes() == before
+    assert len(_rows(labelled)) == 31
+
+
+def _crafted_workbook(path, sheets: dict[str, str]) -> None:
+    """A workbook with sheet names that Excel refuses but a crafted file can hold."""
+    plain = path.with_name("plain.xlsx")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for number, text in enumerate(sheets.values()):
+        sheet = book.create_sheet(f"SHEET{number}")
+        sheet.append(["description"])
+        sheet.append([text])
+    book.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as crafted:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                for number, name in enumerate(sheets):
+                    data = data.replace(f'name="SHEET{number}"'.encode(), f'name="{name}"'.encode())
+            crafted.writestr(item, data)
+    plain.unlink()
+
+
+def test_all_sheets_outputs_stay_inside_the_output_folder(run, trained_home, tmp_path):
+    book = tmp_path / "book.xlsx"
+    _crafted_workbook(
+        book,
+        {
+            "../../../x/deep": "Payroll for 300 staff",  # climbs out of out/
+            "a/b": "ICD-10 coding for a clinic",  # a separator
+            "a_b": "Raise purchase orders with suppliers",  # same file name as the one before
+            "L" * 80: "Cleaning of offices",  # too long
+        },
+    )
+    out = tmp_path / "a" / "b" / "out"
+    result = run("label", book, "--all-sheets", "-o", out, home=trained_home.root)
+    assert result.code == 0, result.stderr
+    names = ["x_deep", "a_b", "a_b_2", "L" * 40]
+    for sheet, name in zip(["../../../x/deep", "a/b", "a_b", "L" * 80], names, strict=True):
+        assert f"sheet {sheet!r} -> {out / f'book.{name}.labeled.xlsx'}" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "book.xlsx"]
+    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["out"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"book.{n}.labeled.xlsx" for n in names)
+    predicted = [
+        openpyxl.load_workbook(out / f"book.{name}.labeled.xlsx").active["B2"].value
+        for name in names
+    ]
+    assert predicted == ["hro", "mbpo", "procurement_bpo", "other"]

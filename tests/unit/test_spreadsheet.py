@@ -18,7 +18,6 @@ from outsourcing_classifier.spreadsheet import (
     detect_format,
     open_source,
     read_chunks,
-    same_file,
     sheet_names,
 )
 
@@ -344,12 +343,3 @@ def test_parquet_round_trip(tmp_path):
 def test_parquet_refuses_duplicate_columns(tmp_path):
     with pytest.raises(SpreadsheetError, match=r"repeated: \['text'\]"):
         SpreadsheetWriter(tmp_path / "out.parquet", ["text", "id", "text"])
-
-
-def test_same_file(tmp_path):
-    path = tmp_path / "in.csv"
-    path.write_text("a\n", encoding="utf-8")
-    (tmp_path / "link.csv").symlink_to(path)
-    assert same_file(path, tmp_path / "sub" / ".." / "link.csv")
-    assert same_file(path, tmp_path / "." / "in.csv")
-    assert not same_file(path, tmp_path / "out.csv")
