@@ -17,6 +17,7 @@ import pandas as pd
 
 from outsourcing_classifier.config import ModelConfig, load_paths
 from outsourcing_classifier.corpus import read_corpus
+from outsourcing_classifier.frames import load_frames, wrap_all
 from outsourcing_classifier.taxonomy import load_taxonomy
 from outsourcing_classifier.train import train
 
@@ -62,12 +63,13 @@ def main() -> None:
     paths = load_paths()
     taxonomy = load_taxonomy(paths.taxonomy)
     corpus = read_corpus(paths.corpus, taxonomy)
+    frames = load_frames(paths.frames, taxonomy)
 
     training_share = 5_000 / (corpus["split"] == "train").sum()  # about 5,000 training rows
     sample = corpus.groupby("split", group_keys=False).sample(frac=training_share, random_state=0)
     for rows in (sample, corpus):
         started = time.perf_counter()
-        result = train(rows, ModelConfig(), taxonomy)
+        result = train(rows, ModelConfig(), taxonomy, frames=frames)
         training = time.perf_counter() - started
         print(
             f"training with cross-validation: {training:.1f} s for {result.train_rows:,} "
@@ -89,6 +91,19 @@ def main() -> None:
     print(
         f"label {args.rows:,} rows: {labelling:.1f} s, {args.rows / labelling:,.0f} rows/s "
         f"end to end, peak memory {peak:,.0f} MB (targets: >= 15,000 rows/s, well under 1 GB)"
+    )
+
+    documents = folder / "documents_20000.csv"
+    short = varied_texts(corpus, 20_000, seed=11)
+    framed, _ = wrap_all(short, frames.half(heldout=True), seed=5, register="job_advert")
+    pd.DataFrame({"id": range(len(framed)), "description": framed}).to_csv(documents, index=False)
+    words = sum(len(t.split()) for t in framed) / len(framed)
+    labelling, peak = run_measured(
+        [CLI, "label", str(documents), "-o", str(folder / "documents.labeled.csv"), "--force"]
+    )
+    print(
+        f"label 20,000 whole adverts (~{words:.0f} words): {labelling:.1f} s, "
+        f"{len(framed) / labelling:,.0f} rows/s end to end, peak memory {peak:,.0f} MB (reported)"
     )
 
     cold = []
