@@ -298,6 +298,7 @@ def test_poisoned_batch_is_flagged_at_add_and_its_challenger_refused(run, home, 
         # the same rows with the label the champion gives them: added, nothing to say
         (PAYROLL, "hro", 0, "added 300 row(s) (hro 300)", ""),
     ],
+    ids=["contradicting", "agreeing"],
 )  # fmt: skip
 def test_add_strict_holds_back_only_a_batch_that_contradicts_the_champion(
     run, home, tmp_path, texts, label, code, stdout, stderr
