@@ -171,11 +171,12 @@ class ModelConfig:
     # Reading through frames (DESIGN §1): every training row gets ``frame_copies`` copies wrapped
     # in training-half frames of a random register (label-blind); the reader keeps the sentences
     # its boilerplate detector scores under ``reader_threshold`` and within ``reader_margin``
-    # (log-odds) of the most work-like sentence.
+    # (log-odds) of the most work-like sentence, and always those under ``reader_sure_work``.
     frame_copies: int = 1
     frame_seed: int = 17
     reader_threshold: float = 0.5
     reader_margin: float = 2.0
+    reader_sure_work: float = -5.0
 
 
 @dataclass(frozen=True)

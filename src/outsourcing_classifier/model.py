@@ -188,6 +188,7 @@ def build_pipeline(
                     build_boilerplate_detector(config.seed),
                     config.reader_threshold,
                     config.reader_margin,
+                    config.reader_sure_work,
                     config.preprocess.lang,
                 ),
             ),

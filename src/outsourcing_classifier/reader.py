@@ -6,7 +6,8 @@ breaks), scores each with a small linear detector of boilerplate learned from th
 and passes on only the sentences that describe work: those the detector does not call boilerplate
 (probability under ``threshold``) and that are nearly as work-like as the text's most work-like
 sentence (log-odds within ``margin`` of it), since frame sentences the detector has never seen
-still score well above the work. A one-sentence text passes unchanged, and so does a text in which
+still score well above the work; a part the detector is sure is work (log-odds under
+``sure_work``) is always kept. A one-sentence text passes unchanged, and so does a text in which
 every sentence looks like boilerplate (then nothing better is known).
 """
 
@@ -43,12 +44,14 @@ class SentenceReader(TransformerMixin, BaseEstimator):
         detector=None,
         threshold: float = 0.5,
         margin: float = 2.0,
+        sure_work: float = -5.0,
         lang: str = "en",
     ):
         self.boilerplate = boilerplate
         self.detector = detector
         self.threshold = threshold
         self.margin = margin
+        self.sure_work = sure_work
         self.lang = lang
 
     def fit(self, X: Iterable[str], y=None) -> SentenceReader:
@@ -96,7 +99,8 @@ class SentenceReader(TransformerMixin, BaseEstimator):
                 continue
             scores = log_odds[start : start + len(sentences)]
             start += len(sentences)
-            work = (scores < ceiling) & (scores <= scores.min() + self.margin)
+            close = (scores <= scores.min() + self.margin) | (scores < self.sure_work)
+            work = (scores < ceiling) & close
             kept.append([s for s, keep in zip(sentences, work, strict=True) if keep] or sentences)
         return kept
 

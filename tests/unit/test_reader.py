@@ -95,9 +95,24 @@ def test_settings_are_parameters_and_the_sentencizer_is_not_saved():
         "boilerplate": BOILERPLATE,
         "threshold": 0.5,
         "margin": 2.0,
+        "sure_work": -5.0,
         "lang": "en",
     }
     assert not hasattr(params["detector"], "classes_")  # the parameter stays unfitted
     state = fitted_reader.__getstate__()
     assert "_nlp" not in state and "detector_" in state
     assert isinstance(fitted_reader.transform(WORK), np.ndarray)
+
+
+def test_parts_sure_to_be_work_are_kept_however_far_from_the_most_work_like():
+    text = (
+        "Run monthly payroll for 1,200 staff across three sites. "
+        "Code inpatient charts in ICD-10 and query consultants about gaps."
+    )
+    strict = SentenceReader(BOILERPLATE, build_boilerplate_detector(0), margin=0.0, sure_work=-1e9)
+    lenient = SentenceReader(BOILERPLATE, build_boilerplate_detector(0), margin=0.0, sure_work=0.0)
+    assert len(strict.fit(WORK * 5).read_all([text])[0]) == 1  # only the most work-like part
+    assert lenient.fit(WORK * 5).read_all([text])[0] == [
+        "Run monthly payroll for 1,200 staff across three sites.",
+        "Code inpatient charts in ICD-10 and query consultants about gaps.",
+    ]
