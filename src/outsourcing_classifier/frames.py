@@ -225,12 +225,18 @@ def wrap_all(
 ) -> tuple[list[str], list[str]]:
     """Each text wrapped once, in ``register`` or in a register drawn at random per text.
 
-    Returns the wrapped texts and the register each one was given.
+    A text's frame depends only on ``seed`` and the text itself, so adding rows to a corpus
+    leaves the framing of every other row as it was. Returns the wrapped texts and the register
+    each one was given.
     """
-    rng = np.random.default_rng(seed)
     registers = library.registers
-    chosen = [register or registers[int(rng.integers(len(registers)))] for _ in texts]
-    return [wrap(t, r, library, rng) for t, r in zip(texts, chosen, strict=True)], chosen
+    wrapped, chosen = [], []
+    for text in texts:
+        rng = np.random.default_rng([seed, int(text_key(text)[:15], 16)])
+        kind = register or registers[int(rng.integers(len(registers)))]
+        wrapped.append(wrap(text, kind, library, rng))
+        chosen.append(kind)
+    return wrapped, chosen
 
 
 def augment(

@@ -131,3 +131,12 @@ def test_wrapping_is_seeded_and_label_blind(tmp_path, taxonomy):
     assert origin == list(range(50)) * 2
     assert all(texts[i] in text for text, i in zip(framed, origin, strict=True))
     assert SLOT not in "".join(framed)
+
+
+def test_a_texts_frame_does_not_depend_on_the_other_texts(tmp_path, taxonomy):
+    """Adding rows to the corpus must not reframe every other row (a retrain stays comparable)."""
+    library = load_frames(write(tmp_path / "f", GOOD), taxonomy)
+    texts = [f"text {i}" for i in range(30)]
+    alone, _ = wrap_all(texts[10:], library, seed=4)
+    together, _ = wrap_all(texts, library, seed=4)
+    assert together[10:] == alone
