@@ -51,7 +51,7 @@ train: setup
 
 ## evaluate-real: measure the champion on the real O*NET development set (never trained on)
 evaluate-real: setup
-	@if [ -f $(REAL_DEV) ]; then $(CLI) evaluate $(REAL_DEV) && echo "target: macro F1 >= 0.80 (zero-shot sentence-embedding baseline: 0.63)"; else echo "no $(REAL_DEV): nothing to measure"; fi
+	@if [ -f $(REAL_DEV) ]; then $(CLI) evaluate $(REAL_DEV) && echo "target: macro F1 >= 0.75 (zero-shot sentence-embedding baseline: 0.63)"; else echo "no $(REAL_DEV): nothing to measure"; fi
 
 ## evaluate-frames: flip rate and macro-F1 of the champion on the test split in held-out frames
 evaluate-frames: setup
