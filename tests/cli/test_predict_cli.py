@@ -147,3 +147,21 @@ def test_models_lists_the_registered_version(run, trained_home):
     assert result.code == 0
     assert "champion" in result.stdout
     assert " 1 " in result.stdout
+
+
+def test_evaluate_frames_reports_every_register_on_the_test_split(run, trained_home, corpus):
+    from outsourcing_classifier.corpus import read_corpus
+    from outsourcing_classifier.frames import REGISTERS
+    from outsourcing_classifier.taxonomy import load_taxonomy
+
+    result = run("evaluate-frames", "--json", home=trained_home.root)
+    assert result.code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    test_rows = read_corpus(trained_home.corpus, load_taxonomy(trained_home.taxonomy))
+    assert figures["rows"] == int((test_rows["split"] == "test").sum())
+    assert list(figures["per_register"]) == list(REGISTERS)
+    rates = [scores["flip_rate"] for scores in figures["per_register"].values()]
+    assert figures["flip_rate"] == pytest.approx(sum(rates) / len(rates))
+    assert 0 < figures["flip_rate"] < 0.5
+    table = run("evaluate-frames", home=trained_home.root).stdout
+    assert "job_advert" in table and "the same rows unframed: macro-F1" in table

@@ -55,3 +55,21 @@ def test_a_frame_alone_is_not_confident_evidence(trained):
         "will report to the operations manager. Apply with your CV by 30 June."
     )
     assert float(np.max(trained.pipeline.predict_proba([frame_only]))) < 0.9
+
+
+def test_explain_names_the_sentence_that_decided(trained, taxonomy):
+    from outsourcing_classifier.predict import Predictor
+
+    advert = (
+        "We are recruiting a Payroll Officer to join our friendly finance team. The post holder "
+        "will run monthly payroll for 1,200 staff. Apply with your CV."
+    )
+    predictor = Predictor(trained.pipeline, taxonomy)
+    long, short = predictor.predict([advert, "Monthly payroll for 1,200 staff"], explain=True)
+    assert (long.label, long.explanation.sentence) == (
+        "hro",
+        "The post holder will run monthly payroll for 1,200 staff.",
+    )
+    assert long.as_dict(explain=True)["explanation"]["sentence"] == long.explanation.sentence
+    assert 'read from: "The post holder will run' in long.explanation.summary("hro", "bpo")
+    assert short.explanation.sentence is None  # one sentence: nothing to choose between
